@@ -1,0 +1,202 @@
+//! Issuing, resending and checking codes. Every code step of every flow goes through here, so
+//! the rules (CSPRNG codes, keyed hashes only, one atomic verify, uniform failures) hold
+//! everywhere at once.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::challenge::{Challenge, Purpose};
+use crate::error::CoreError;
+use crate::flows::{Deps, texts};
+use crate::ids::{ChallengeId, UserId};
+use crate::otp::{CodeMac, OtpCode};
+use crate::phone::PhoneNumber;
+use crate::ports::{OutgoingSms, ResendOutcome, VerifyOutcome};
+use crate::tenant::Tenant;
+
+/// What the caller learns about a challenge. Never the code; the destination only masked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChallengeView {
+    pub id: ChallengeId,
+    pub purpose: Purpose,
+    pub masked_destination: String,
+    pub expires_in: Duration,
+    pub resend_after: Duration,
+    pub code_length: u8,
+}
+
+/// The subject of a new challenge.
+pub struct NewCode<'a> {
+    pub purpose: Purpose,
+    pub user: Option<UserId>,
+    pub phone: &'a PhoneNumber,
+    /// A decoy is stored and answered like a real challenge, but sends nothing (R18).
+    pub decoy: bool,
+    pub context: String,
+}
+
+/// Creates a challenge and queues its SMS. The SMS is only queued: the provider is called by
+/// the outbox worker, off this request's path.
+pub async fn issue(
+    deps: &Deps,
+    tenant: &Tenant,
+    new: NewCode<'_>,
+) -> Result<ChallengeView, CoreError> {
+    let now = deps.clock.now();
+    let policy = &tenant.policy;
+    let id = ChallengeId::random();
+    let code = OtpCode::generate(policy.code_length());
+    let code_mac = if new.decoy {
+        CodeMac::unmatchable()
+    } else {
+        deps.code_key.mac(id, tenant.id, &code)
+    };
+    let challenge = Challenge {
+        id,
+        tenant: tenant.id,
+        purpose: new.purpose,
+        user: new.user,
+        phone: Some(new.phone.clone()),
+        decoy: new.decoy,
+        context: new.context,
+        code_mac,
+        attempts_left: policy.code.max_attempts,
+        sends: 1,
+        max_sends: policy.code.max_sends,
+        created_at: now,
+        expires_at: now + policy.code.lifetime,
+        resend_at: now + policy.code.resend_cooldown,
+        resend_cooldown: policy.code.resend_cooldown,
+    };
+    deps.store.create_challenge(&challenge).await?;
+    if !new.decoy {
+        send_code(deps, tenant, &challenge, &code).await?;
+    }
+    tracing::debug!(challenge = %id, purpose = new.purpose.as_str(), "challenge created");
+    Ok(view(&challenge, tenant, now))
+}
+
+/// Sends a new code for a live challenge; the old code stops working in the same step.
+pub async fn resend(
+    deps: &Deps,
+    tenant: &Tenant,
+    id: ChallengeId,
+) -> Result<ChallengeView, CoreError> {
+    let now = deps.clock.now();
+    let code = OtpCode::generate(tenant.policy.code_length());
+    let expires_at = now + tenant.policy.code.lifetime;
+    // The MAC binds the tenant, so a challenge of another tenant can never be resent from here:
+    // it is checked below before anything is sent.
+    let Some(existing) = deps.store.get_challenge(id, now).await? else {
+        return Err(CoreError::Unauthenticated);
+    };
+    if existing.tenant != tenant.id {
+        return Err(CoreError::Unauthenticated);
+    }
+    let mac = if existing.decoy {
+        CodeMac::unmatchable()
+    } else {
+        deps.code_key.mac(id, tenant.id, &code)
+    };
+    match deps
+        .store
+        .resend_challenge(id, mac, now, expires_at)
+        .await?
+    {
+        ResendOutcome::Resent(challenge) => {
+            if !challenge.decoy {
+                send_code(deps, tenant, &challenge, &code).await?;
+            }
+            Ok(view(&challenge, tenant, now))
+        }
+        ResendOutcome::Cooldown { retry_after } => Err(CoreError::RateLimited { retry_after }),
+        ResendOutcome::SendCapReached => Err(CoreError::RateLimited {
+            retry_after: remaining(existing.expires_at, now),
+        }),
+        ResendOutcome::NotFound => Err(CoreError::Unauthenticated),
+    }
+}
+
+/// Checks a code. `Ok` carries the consumed challenge; every failure is the same
+/// `Unauthenticated`, whatever the reason (R18).
+pub async fn verify(
+    deps: &Deps,
+    tenant: &Tenant,
+    id: ChallengeId,
+    code: &OtpCode,
+) -> Result<Challenge, CoreError> {
+    let now = deps.clock.now();
+    let mac = deps.code_key.mac(id, tenant.id, code);
+    match deps.store.verify_challenge(id, mac, now).await? {
+        VerifyOutcome::Verified(challenge) => {
+            if let Some(user) = challenge.user {
+                deps.store.clear_failures(&otp_account(user)).await?;
+            }
+            Ok(challenge)
+        }
+        VerifyOutcome::Rejected {
+            attempts_left,
+            user,
+        } => {
+            if let Some(user) = user {
+                // Counted per account across challenges; a resend never resets it (R9).
+                deps.store
+                    .record_failure(&otp_account(user), Duration::from_secs(24 * 3600))
+                    .await?;
+            }
+            tracing::info!(challenge = %id, attempts_left, "wrong code");
+            Err(CoreError::Unauthenticated)
+        }
+        VerifyOutcome::NotFound => Err(CoreError::Unauthenticated),
+    }
+}
+
+/// The account-wide failure counter's key for codes.
+pub fn otp_account(user: UserId) -> String {
+    format!("otp:{user}")
+}
+
+async fn send_code(
+    deps: &Deps,
+    tenant: &Tenant,
+    challenge: &Challenge,
+    code: &OtpCode,
+) -> Result<(), CoreError> {
+    let Some(phone) = &challenge.phone else {
+        return Err(CoreError::Internal(
+            "challenge without a destination".into(),
+        ));
+    };
+    let text = texts::code_message(&tenant.app_name, code, tenant.policy.code.lifetime);
+    deps.outbox
+        .enqueue(OutgoingSms {
+            tenant: tenant.id,
+            to: phone.clone(),
+            text,
+            purpose: Some(challenge.purpose),
+            idempotency_key: format!("{}:{}", challenge.id, challenge.sends),
+            expires_at: challenge.expires_at,
+        })
+        .await?;
+    Ok(())
+}
+
+fn view(challenge: &Challenge, tenant: &Tenant, now: DateTime<Utc>) -> ChallengeView {
+    ChallengeView {
+        id: challenge.id,
+        purpose: challenge.purpose,
+        masked_destination: challenge
+            .phone
+            .as_ref()
+            .map(PhoneNumber::masked)
+            .unwrap_or_default(),
+        expires_in: remaining(challenge.expires_at, now),
+        resend_after: remaining(challenge.resend_at, now),
+        code_length: tenant.policy.code_length().get(),
+    }
+}
+
+fn remaining(at: DateTime<Utc>, now: DateTime<Utc>) -> Duration {
+    (at - now).to_std().unwrap_or_default()
+}

@@ -1,0 +1,30 @@
+//! SMS texts. One segment, no links, a do-not-share line (security requirements §3.10).
+
+use std::time::Duration;
+
+use crate::otp::OtpCode;
+use crate::ports::SmsText;
+
+pub fn code_message(app_name: &str, code: &OtpCode, lifetime: Duration) -> SmsText {
+    let minutes = lifetime.as_secs().div_ceil(60).max(1);
+    SmsText::new(format!(
+        "{} is your {app_name} code. It expires in {minutes} min. Do not share it with anyone.",
+        code.expose_for_sms()
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_code_message_fits_one_gsm_segment() {
+        let code = OtpCode::parse("123456").unwrap();
+        let text = code_message("Acme Shop", &code, Duration::from_secs(300));
+        assert_eq!(
+            text.expose(),
+            "123456 is your Acme Shop code. It expires in 5 min. Do not share it with anyone."
+        );
+        assert!(text.expose().len() <= 160);
+    }
+}

@@ -1,0 +1,184 @@
+//! Phone numbers: parsed once with the tenant's default country, held in E.164.
+//!
+//! Every key, limit and lookup uses the E.164 form, so `+1 (415) 555-0100`, `+14155550100`
+//! and `001 415 555 0100` (US default) are the same number everywhere (R16).
+
+use std::fmt;
+use std::str::FromStr;
+
+use phonenumber::country;
+
+/// An ISO 3166-1 alpha-2 region that the phone-number metadata knows, such as `US` or `NL`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Region(country::Id);
+
+impl Region {
+    pub fn parse(input: &str) -> Result<Self, PhoneError> {
+        let upper = input.trim().to_ascii_uppercase();
+        if upper.len() != 2 {
+            return Err(PhoneError::UnknownRegion);
+        }
+        country::Id::from_str(&upper)
+            .map(Self)
+            .map_err(|_| PhoneError::UnknownRegion)
+    }
+
+    pub fn as_str(&self) -> &str {
+        self.0.as_ref()
+    }
+}
+
+impl fmt::Debug for Region {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Display for Region {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What kind of line a number is, as far as the numbering plan tells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineType {
+    Mobile,
+    FixedLine,
+    FixedLineOrMobile,
+    TollFree,
+    PremiumRate,
+    SharedCost,
+    Voip,
+    PersonalNumber,
+    Pager,
+    Other,
+}
+
+/// A valid phone number in E.164 form (`+` and up to 15 digits).
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct PhoneNumber {
+    e164: String,
+    region: Option<Region>,
+    calling_code: u16,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum PhoneError {
+    #[error("must not be empty")]
+    Empty,
+    #[error("is too long")]
+    TooLong,
+    #[error("is not a phone number")]
+    Unparseable,
+    #[error("is not a valid number for its country")]
+    Invalid,
+    #[error("is not a known ISO 3166 country code")]
+    UnknownRegion,
+}
+
+impl PhoneNumber {
+    /// Parses what a user typed. A national number is read in `default_region`; an
+    /// international one may start with `+` or with the common `00` prefix.
+    pub fn parse(input: &str, default_region: Option<Region>) -> Result<Self, PhoneError> {
+        let trimmed = input.trim();
+        if trimmed.is_empty() {
+            return Err(PhoneError::Empty);
+        }
+        // The longest legitimate input (15 digits plus punctuation and an extension) is far
+        // shorter; refuse early rather than hand kilobytes to the parser.
+        if trimmed.len() > 64 {
+            return Err(PhoneError::TooLong);
+        }
+        let compact: String = trimmed
+            .chars()
+            .filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')' | '/' | '\u{a0}'))
+            .collect();
+        // `00` is the international call prefix in most of the world; libphonenumber only knows
+        // the default region's own prefix (011 in the US), so accept `00` everywhere.
+        let normalised = match compact.strip_prefix("00") {
+            Some(rest) if !rest.is_empty() => format!("+{rest}"),
+            _ => compact,
+        };
+        let parsed = phonenumber::parse(default_region.map(|r| r.0), &normalised)
+            .map_err(|_| PhoneError::Unparseable)?;
+        if parsed.extension().is_some() || !parsed.is_valid() {
+            return Err(PhoneError::Invalid);
+        }
+        let e164 = parsed.format().mode(phonenumber::Mode::E164).to_string();
+        Ok(Self {
+            e164,
+            region: parsed.country().id().map(Region),
+            calling_code: parsed.code().value(),
+        })
+    }
+
+    /// Re-reads a number that was stored in E.164 by this type.
+    pub fn from_e164(e164: &str) -> Result<Self, PhoneError> {
+        if !e164.starts_with('+') {
+            return Err(PhoneError::Unparseable);
+        }
+        Self::parse(e164, None)
+    }
+
+    pub fn e164(&self) -> &str {
+        &self.e164
+    }
+
+    /// The country the number belongs to, when the numbering plan says.
+    pub fn region(&self) -> Option<Region> {
+        self.region
+    }
+
+    pub fn calling_code(&self) -> u16 {
+        self.calling_code
+    }
+
+    /// The E.164 digits without the `+`, as several SMS providers want them.
+    pub fn digits(&self) -> &str {
+        self.e164.trim_start_matches('+')
+    }
+
+    /// The number minus its last `n` digits: the "prefix" that SMS-pumping limits count.
+    pub fn prefix(&self, drop_last: usize) -> &str {
+        let keep = self.e164.len().saturating_sub(drop_last).max(2);
+        &self.e164[..keep.min(self.e164.len())]
+    }
+
+    /// `+1******0100`: the calling code and the last four digits. Safe for responses and logs.
+    pub fn masked(&self) -> String {
+        let cc = self.calling_code.to_string();
+        let national = &self.e164[1 + cc.len()..];
+        let visible = national.len().min(4);
+        let hidden = national.len() - visible;
+        format!("+{cc}{}{}", "*".repeat(hidden), &national[hidden..])
+    }
+
+    pub fn line_type(&self) -> LineType {
+        let Ok(parsed) = phonenumber::parse(None, &self.e164) else {
+            return LineType::Other;
+        };
+        use phonenumber::Type;
+        match parsed.number_type(&phonenumber::metadata::DATABASE) {
+            Type::Mobile => LineType::Mobile,
+            Type::FixedLine => LineType::FixedLine,
+            Type::FixedLineOrMobile => LineType::FixedLineOrMobile,
+            Type::TollFree => LineType::TollFree,
+            Type::PremiumRate => LineType::PremiumRate,
+            Type::SharedCost => LineType::SharedCost,
+            Type::Voip => LineType::Voip,
+            Type::PersonalNumber => LineType::PersonalNumber,
+            Type::Pager => LineType::Pager,
+            _ => LineType::Other,
+        }
+    }
+}
+
+impl fmt::Debug for PhoneNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PhoneNumber({})", self.masked())
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,76 @@
+//! The one place where errors become gRPC statuses. The match is exhaustive with no `_`, so a
+//! new error variant forces a decision here. Causes are logged here and never sent: the text a
+//! caller sees is fixed per code and can hold no secret.
+
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
+use twostep_core::CoreError;
+
+/// The message for every authentication failure: wrong password, wrong code, unknown user,
+/// locked account, unknown or expired challenge or token (R11, R18).
+pub const AUTH_FAILED: &str = "authentication failed";
+
+pub fn to_status(err: CoreError) -> Status {
+    match err {
+        CoreError::InvalidArgument { field, reason } => invalid_argument(&field, &reason),
+        CoreError::Unauthenticated => Status::unauthenticated(AUTH_FAILED),
+        CoreError::PermissionDenied(why) => Status::permission_denied(why),
+        CoreError::NotFound(what) => Status::not_found(format!("{what} not found")),
+        CoreError::AlreadyExists(what) => Status::already_exists(format!("{what} already exists")),
+        CoreError::RateLimited { retry_after } => {
+            // Round up: a caller that waits the advertised time must then succeed.
+            let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+            let delay = std::time::Duration::from_secs(secs.max(1));
+            let mut status = Status::with_error_details(
+                Code::ResourceExhausted,
+                format!("too many requests; retry after {secs} s"),
+                ErrorDetails::with_retry_info(Some(delay)),
+            );
+            if let Ok(v) = secs.to_string().parse() {
+                status.metadata_mut().insert("retry-after", v);
+            }
+            status
+        }
+        CoreError::FailedPrecondition(why) => Status::failed_precondition(why),
+        CoreError::Unimplemented(what) => {
+            Status::unimplemented(format!("{what} is not implemented yet"))
+        }
+        CoreError::Unavailable(source) => {
+            tracing::warn!(error = %source, cause = ?source.source(), "dependency unavailable");
+            Status::unavailable("a dependency is unavailable; retry later")
+        }
+        CoreError::Internal(source) => {
+            tracing::error!(error = %source, cause = ?source.source(), "internal error");
+            Status::internal("internal error")
+        }
+    }
+}
+
+/// INVALID_ARGUMENT with a `google.rpc.BadRequest` field violation naming the field.
+pub fn invalid_argument(field: &str, reason: &str) -> Status {
+    Status::with_error_details(
+        Code::InvalidArgument,
+        format!("{field}: {reason}"),
+        ErrorDetails::with_bad_request_violation(field, reason),
+    )
+}
+
+/// INVALID_ARGUMENT for a required field that was left empty.
+pub fn missing(field: &str) -> Status {
+    invalid_argument(field, "is required")
+}
+
+/// An RPC of the designed API that is not built yet.
+pub fn unimplemented(rpc: &str) -> Status {
+    Status::unimplemented(format!("{rpc} is not implemented yet"))
+}
+
+pub trait IntoStatus<T> {
+    fn into_status(self) -> Result<T, Status>;
+}
+
+impl<T> IntoStatus<T> for Result<T, CoreError> {
+    fn into_status(self) -> Result<T, Status> {
+        self.map_err(to_status)
+    }
+}

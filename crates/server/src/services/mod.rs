@@ -1,0 +1,5 @@
+//! The gRPC services: each method parses its request, calls one flow and converts the answer.
+
+pub mod account;
+pub mod admin;
+pub mod auth;

@@ -1,0 +1,237 @@
+//! Assembles the server: storage, short-lived store, SMS outbox, flows, gRPC services,
+//! health and reflection, tower layers; and runs it until a shutdown signal.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use secrecy::ExposeSecret;
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic_health::ServingStatus;
+use twostep_core::clock::{Clock, SystemClock};
+use twostep_core::flows::{Deps, admin, tenants::TenantCache};
+use twostep_core::otp::CodeKey;
+use twostep_core::password::PasswordHasher;
+use twostep_core::ports::{ShortLivedStore, SmsSender};
+use twostep_proto::v1::account_service_server::AccountServiceServer;
+use twostep_proto::v1::admin_service_server::AdminServiceServer;
+use twostep_proto::v1::auth_service_server::AuthServiceServer;
+use twostep_shortlived::{MemoryStore, RedisConfig, RedisStore};
+use twostep_sms_gateway::{ConsoleSink, InProcessOutbox, NoProvider};
+use twostep_storage::{Database, DbOptions};
+
+use crate::config::{Environment, Settings};
+use crate::health::{self, Probe};
+use crate::services::account::AccountApi;
+use crate::services::admin::AdminApi;
+use crate::services::auth::AuthApi;
+use crate::state::AppState;
+
+pub struct Application {
+    listener: TcpListener,
+    settings: Settings,
+    state: AppState,
+    database: Database,
+    store: Arc<dyn ShortLivedStore>,
+}
+
+impl Application {
+    /// Connects to the dependencies, runs migrations when configured, makes sure the default
+    /// tenant exists, and binds the listener (port 0 picks a free port).
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let database = connect_database(&settings).await?;
+        if settings.run_migrations {
+            database
+                .migrate()
+                .await
+                .context("running database migrations")?;
+        }
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let store: Arc<dyn ShortLivedStore> = match &settings.redis {
+            None => Arc::new(MemoryStore::new(Arc::clone(&clock))),
+            Some(redis) => Arc::new(
+                RedisStore::connect(RedisConfig {
+                    url: redis.url.expose_secret().to_owned(),
+                    key_prefix: redis.key_prefix.clone(),
+                    command_timeout: redis.command_timeout,
+                })
+                .await
+                .context("configuring the Redis store (redis.url)")?,
+            ),
+        };
+        let sender: Arc<dyn SmsSender> = if settings.sms_console {
+            Arc::new(ConsoleSink)
+        } else {
+            tracing::warn!("no SMS provider is configured: codes cannot be delivered");
+            Arc::new(NoProvider)
+        };
+        let code_key = settings.code_key.clone().unwrap_or_else(|| {
+            tracing::warn!(
+                "security.code_key is not set: using a random key; codes do not survive a restart"
+            );
+            CodeKey::random()
+        });
+        let passwords = PasswordHasher::new(
+            settings.hash_cost,
+            settings.hash_permits,
+            settings.hash_max_wait,
+        )
+        .map_err(|e| anyhow::anyhow!("argon2 parameters: {e}"))?;
+        let deps = Arc::new(Deps {
+            tenants: Arc::new(database.tenants()),
+            users: Arc::new(database.users()),
+            sessions: Arc::new(database.sessions()),
+            store: Arc::clone(&store),
+            outbox: Arc::new(InProcessOutbox::start(sender, 10_000)),
+            clock,
+            code_key,
+            passwords,
+            tenant_cache: TenantCache::default(),
+        });
+        let default_tenant = admin::ensure_default_tenant(&deps)
+            .await
+            .map_err(|e| anyhow::anyhow!("creating the default tenant: {e}"))?;
+        let listener = TcpListener::bind(settings.listen_addr)
+            .await
+            .with_context(|| format!("binding server.listen_addr {}", settings.listen_addr))?;
+        let state = AppState {
+            deps,
+            default_tenant: default_tenant.id,
+        };
+        Ok(Self {
+            listener,
+            settings,
+            state,
+            database,
+            store,
+        })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `shutdown` resolves; then reports NOT_SERVING, lets in-flight RPCs finish
+    /// (for at most `server.shutdown_grace_secs`) and returns.
+    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+        let Application {
+            listener,
+            settings,
+            state,
+            database,
+            store,
+        } = self;
+        let (reporter, health_service) = tonic_health::server::health_reporter();
+        health::set_all(&reporter, ServingStatus::NotServing).await;
+        let watcher = tokio::spawn(health::watch(
+            reporter.clone(),
+            probes(database, store),
+            settings.health_interval,
+        ));
+
+        let reflection_v1 = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(twostep_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
+            .build_v1()
+            .context("building reflection v1")?;
+        let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(twostep_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
+            .build_v1alpha()
+            .context("building reflection v1alpha")?;
+
+        let limits = tower::ServiceBuilder::new()
+            .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
+                settings.max_concurrent_requests,
+            ))
+            .into_inner();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let addr = listener.local_addr()?;
+        let server = tonic::transport::Server::builder()
+            .timeout(settings.request_timeout)
+            .layer(limits)
+            .add_service(health_service)
+            .add_service(reflection_v1)
+            .add_service(reflection_v1alpha)
+            .add_service(AuthServiceServer::new(AuthApi {
+                state: state.clone(),
+            }))
+            .add_service(AccountServiceServer::new(AccountApi))
+            .add_service(AdminServiceServer::new(AdminApi { state }))
+            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
+                let _ = stop_rx.await;
+            });
+        tracing::info!(%addr, environment = ?settings.environment, "twostepd listening");
+        tokio::pin!(server);
+        tokio::select! {
+            res = &mut server => {
+                watcher.abort();
+                return res.context("serving gRPC");
+            }
+            () = shutdown => {}
+        }
+        tracing::info!("shutting down: health NOT_SERVING, finishing in-flight requests");
+        watcher.abort();
+        health::set_all(&reporter, ServingStatus::NotServing).await;
+        let _ = stop_tx.send(());
+        match tokio::time::timeout(settings.shutdown_grace, &mut server).await {
+            Ok(res) => res.context("serving gRPC")?,
+            Err(_) => tracing::warn!("grace period over; abandoning remaining requests"),
+        }
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+pub async fn connect_database(settings: &Settings) -> anyhow::Result<Database> {
+    let url = settings.database_url.expose_secret();
+    let options = DbOptions {
+        acquire_timeout: settings.database_connect_timeout,
+        ..DbOptions::default()
+    };
+    Database::connect(url, &options)
+        .await
+        .map_err(|e| anyhow::anyhow!("connecting to the database (database.url): {e}"))
+}
+
+fn probes(database: Database, store: Arc<dyn ShortLivedStore>) -> Vec<(&'static str, Probe)> {
+    let db: Probe = Arc::new(move || {
+        let database = database.clone();
+        Box::pin(async move { database.ping().await.map_err(|e| e.to_string()) })
+    });
+    let st: Probe = Arc::new(move || {
+        let store = Arc::clone(&store);
+        Box::pin(async move { store.ping().await.map_err(|e| e.to_string()) })
+    });
+    vec![("database", db), ("short-lived store", st)]
+}
+
+/// Completes on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}
+
+pub fn is_production(settings: &Settings) -> bool {
+    settings.environment == Environment::Production
+}

@@ -1,0 +1,245 @@
+//! Challenges as Redis hash fields, and the replies of the scripts as outcomes.
+//!
+//! Times are whole milliseconds since the epoch, durations whole milliseconds, the MAC is
+//! hex, an absent user or phone is the empty string, `decoy` is `0` or `1`.
+
+use redis::Value;
+use twostep_core::challenge::{Challenge, Purpose};
+use twostep_core::ids::{ChallengeId, UserId};
+use twostep_core::otp::CodeMac;
+use twostep_core::phone::PhoneNumber;
+
+use super::error::Failure;
+use crate::millis;
+
+/// The fields of a stored challenge, in `HSET` order. `sends` is always 1: the contract
+/// stores a new challenge with one send.
+pub(super) fn challenge_fields(c: &Challenge) -> [(&'static str, String); 14] {
+    [
+        ("tenant", c.tenant.to_string()),
+        ("purpose", c.purpose.as_str().to_owned()),
+        ("user", c.user.map(|u| u.to_string()).unwrap_or_default()),
+        (
+            "phone",
+            c.phone
+                .as_ref()
+                .map(|p| p.e164().to_owned())
+                .unwrap_or_default(),
+        ),
+        ("decoy", if c.decoy { "1" } else { "0" }.to_owned()),
+        ("context", c.context.clone()),
+        ("mac", c.code_mac.to_hex()),
+        ("attempts_left", c.attempts_left.to_string()),
+        ("sends", "1".to_owned()),
+        ("max_sends", c.max_sends.to_string()),
+        ("created", millis::from_time(c.created_at).to_string()),
+        ("expires", millis::from_time(c.expires_at).to_string()),
+        ("resend_at", millis::from_time(c.resend_at).to_string()),
+        (
+            "cooldown",
+            millis::from_duration(c.resend_cooldown).to_string(),
+        ),
+    ]
+}
+
+/// A challenge from `field, value, ...` as `HGETALL` lists them.
+pub(super) fn challenge_from_fields(id: ChallengeId, flat: &[Value]) -> Result<Challenge, Failure> {
+    let mut f = Fields::default();
+    for pair in flat.chunks(2) {
+        let [name, value] = pair else {
+            return Err(Failure::Decode("odd number of challenge fields"));
+        };
+        let value = text(value).ok_or(Failure::Decode("challenge field is not text"))?;
+        match text(name).ok_or(Failure::Decode("challenge field name is not text"))? {
+            "tenant" => f.tenant = Some(value),
+            "purpose" => f.purpose = Some(value),
+            "user" => f.user = Some(value),
+            "phone" => f.phone = Some(value),
+            "decoy" => f.decoy = Some(value),
+            "context" => f.context = Some(value),
+            "mac" => f.mac = Some(value),
+            "attempts_left" => f.attempts_left = Some(value),
+            "sends" => f.sends = Some(value),
+            "max_sends" => f.max_sends = Some(value),
+            "created" => f.created = Some(value),
+            "expires" => f.expires = Some(value),
+            "resend_at" => f.resend_at = Some(value),
+            "cooldown" => f.cooldown = Some(value),
+            _ => {}
+        }
+    }
+    f.into_challenge(id)
+}
+
+/// The first element of a script's array reply (its status) and the rest.
+pub(super) fn status(reply: &Value) -> Result<(i64, &[Value]), Failure> {
+    match reply {
+        Value::Array(items) => match items.split_first() {
+            Some((first, rest)) => Ok((int(first)?, rest)),
+            None => Err(Failure::Decode("empty script reply")),
+        },
+        _ => Err(Failure::Decode("script reply is not an array")),
+    }
+}
+
+pub(super) fn int(v: &Value) -> Result<i64, Failure> {
+    match v {
+        Value::Int(n) => Ok(*n),
+        other => text(other)
+            .and_then(|s| s.parse().ok())
+            .ok_or(Failure::Decode("expected an integer")),
+    }
+}
+
+/// An integer reply as a count, clamped to `0..=u32::MAX`.
+pub(super) fn count(v: &Value) -> Result<u32, Failure> {
+    Ok(u32::try_from(int(v)?.max(0)).unwrap_or(u32::MAX))
+}
+
+pub(super) fn text(v: &Value) -> Option<&str> {
+    match v {
+        Value::BulkString(b) => std::str::from_utf8(b).ok(),
+        Value::SimpleString(s) => Some(s),
+        _ => None,
+    }
+}
+
+/// A user id as the verify script returns it: empty for none.
+pub(super) fn user(v: &Value) -> Result<Option<UserId>, Failure> {
+    if matches!(v, Value::Nil) {
+        return Ok(None);
+    }
+    match text(v).ok_or(Failure::Decode("user is not text"))? {
+        "" => Ok(None),
+        s => s
+            .parse()
+            .map(Some)
+            .map_err(|_| Failure::Decode("user is not an id")),
+    }
+}
+
+#[derive(Default)]
+struct Fields<'a> {
+    tenant: Option<&'a str>,
+    purpose: Option<&'a str>,
+    user: Option<&'a str>,
+    phone: Option<&'a str>,
+    decoy: Option<&'a str>,
+    context: Option<&'a str>,
+    mac: Option<&'a str>,
+    attempts_left: Option<&'a str>,
+    sends: Option<&'a str>,
+    max_sends: Option<&'a str>,
+    created: Option<&'a str>,
+    expires: Option<&'a str>,
+    resend_at: Option<&'a str>,
+    cooldown: Option<&'a str>,
+}
+
+impl Fields<'_> {
+    fn into_challenge(self, id: ChallengeId) -> Result<Challenge, Failure> {
+        fn need<'a>(v: Option<&'a str>, what: &'static str) -> Result<&'a str, Failure> {
+            v.ok_or(Failure::Decode(what))
+        }
+        fn num<T: std::str::FromStr>(v: Option<&str>, what: &'static str) -> Result<T, Failure> {
+            need(v, what)?.parse().map_err(|_| Failure::Decode(what))
+        }
+        fn time(
+            v: Option<&str>,
+            what: &'static str,
+        ) -> Result<chrono::DateTime<chrono::Utc>, Failure> {
+            millis::to_time(num(v, what)?).ok_or(Failure::Decode(what))
+        }
+        let user = match need(self.user, "challenge user")? {
+            "" => None,
+            s => Some(s.parse().map_err(|_| Failure::Decode("challenge user"))?),
+        };
+        let phone = match need(self.phone, "challenge phone")? {
+            "" => None,
+            s => Some(PhoneNumber::from_e164(s).map_err(|_| Failure::Decode("challenge phone"))?),
+        };
+        let attempts_left: i64 = num(self.attempts_left, "challenge attempts_left")?;
+        Ok(Challenge {
+            id,
+            tenant: need(self.tenant, "challenge tenant")?
+                .parse()
+                .map_err(|_| Failure::Decode("challenge tenant"))?,
+            purpose: Purpose::parse(need(self.purpose, "challenge purpose")?)
+                .ok_or(Failure::Decode("challenge purpose"))?,
+            user,
+            phone,
+            decoy: need(self.decoy, "challenge decoy")? == "1",
+            context: need(self.context, "challenge context")?.to_owned(),
+            code_mac: CodeMac::from_hex(need(self.mac, "challenge mac")?)
+                .ok_or(Failure::Decode("challenge mac"))?,
+            attempts_left: u32::try_from(attempts_left.max(0)).unwrap_or(u32::MAX),
+            sends: num(self.sends, "challenge sends")?,
+            max_sends: num(self.max_sends, "challenge max_sends")?,
+            created_at: time(self.created, "challenge created")?,
+            expires_at: time(self.expires, "challenge expires")?,
+            resend_at: time(self.resend_at, "challenge resend_at")?,
+            resend_cooldown: millis::to_duration(num(self.cooldown, "challenge cooldown")?),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use chrono::Utc;
+    use twostep_core::ids::TenantId;
+
+    use super::*;
+
+    fn flat(c: &Challenge) -> Vec<Value> {
+        challenge_fields(c)
+            .into_iter()
+            .flat_map(|(k, v)| {
+                [
+                    Value::BulkString(k.into()),
+                    Value::BulkString(v.into_bytes()),
+                ]
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_challenge_round_trips_through_its_fields() {
+        let now = millis::truncate(Utc::now());
+        let mut c = Challenge {
+            id: ChallengeId::random(),
+            tenant: TenantId::random(),
+            purpose: Purpose::StepUp,
+            user: Some(UserId::random()),
+            phone: Some(PhoneNumber::from_e164("+14155550100").unwrap()),
+            decoy: true,
+            context: "device=ä;{x}".into(),
+            code_mac: CodeMac::unmatchable(),
+            attempts_left: 3,
+            sends: 1,
+            max_sends: 5,
+            created_at: now,
+            expires_at: now + chrono::Duration::minutes(5),
+            resend_at: now + chrono::Duration::seconds(60),
+            resend_cooldown: Duration::from_secs(60),
+        };
+        assert_eq!(challenge_from_fields(c.id, &flat(&c)).unwrap(), c);
+        c.user = None;
+        c.phone = None;
+        c.decoy = false;
+        assert_eq!(challenge_from_fields(c.id, &flat(&c)).unwrap(), c);
+        let mut broken = flat(&c);
+        broken.pop();
+        assert!(challenge_from_fields(c.id, &broken).is_err());
+    }
+
+    #[test]
+    fn replies_decode_or_fail_without_panicking() {
+        assert!(status(&Value::Array(vec![])).is_err());
+        assert!(status(&Value::Nil).is_err());
+        assert_eq!(count(&Value::Int(-3)).unwrap(), 0);
+        assert_eq!(user(&Value::BulkString(vec![])).unwrap(), None);
+        assert!(user(&Value::BulkString(b"nope".to_vec())).is_err());
+    }
+}

@@ -1,0 +1,8 @@
+//! sea-orm entities: one file per table, mirroring the columns the migrations create.
+//!
+//! They carry no relations and no behaviour: the repositories in `repo` convert rows to the
+//! core types and back, so nothing outside this crate ever sees a row.
+
+pub(crate) mod session;
+pub(crate) mod tenant;
+pub(crate) mod user;

@@ -1,0 +1,21 @@
+//! Schema migrations: one ordered list, run by [`Database::migrate`](crate::Database::migrate)
+//! on SQLite and PostgreSQL alike.
+//!
+//! A later change adds a table or a column in a new `mNNNN_*.rs` file appended to
+//! [`Migrator::migrations`]; an applied migration is never edited, because databases in the
+//! field have already recorded it in `seaql_migrations`. Migrations name their tables and
+//! columns with their own identifiers instead of the entities', so that they keep describing
+//! the schema as it was when they were written.
+
+use sea_orm_migration::{MigrationTrait, MigratorTrait};
+
+mod m0001_initial;
+
+/// The migrations of twostep, oldest first.
+pub(crate) struct Migrator;
+
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m0001_initial::Migration)]
+    }
+}

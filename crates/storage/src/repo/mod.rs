@@ -1,0 +1,20 @@
+//! The port implementations, one file per port. Each holds a clone of the shared pool and
+//! converts rows to core types through the parsing constructors of `core`, so a row that no
+//! longer parses surfaces as `RepoError::Internal` instead of as a half-valid value.
+
+mod session;
+mod tenant;
+mod user;
+
+use chrono::{DateTime, SubsecRound, Utc};
+
+pub use session::SqlSessionRepo;
+pub use tenant::SqlTenantRepo;
+pub use user::SqlUserRepo;
+
+/// Timestamps are stored with microsecond precision, the finest PostgreSQL keeps; truncating
+/// before writing makes SQLite store the same value, so what is read back is identical on
+/// both engines.
+pub(crate) fn db_time(t: DateTime<Utc>) -> DateTime<Utc> {
+    t.trunc_subsecs(6)
+}

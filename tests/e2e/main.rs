@@ -1,0 +1,7 @@
+//! End-to-end tests: the real `twostepd`, real SQLite/PostgreSQL and Redis, real gRPC.
+//! One binary (`mod`s below), so it links once.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // Tests fail loudly.
+
+mod helpers;
+mod operations;
+mod phone_login;

@@ -1,0 +1,9 @@
+//! The end-to-end harness: starts the real `twostepd` binary as a child process with a fresh
+//! database, captures its standard error (where the console SMS sink writes), and hands out
+//! gRPC clients. Services come from `scripts/test`, which exports their addresses.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // Test support: failing loudly is the point.
+
+pub mod env;
+pub mod server;
+
+pub use server::{Backend, TestServer};
