@@ -5,3 +5,4 @@
 mod helpers;
 mod operations;
 mod phone_login;
+mod redis_faults;

@@ -4,6 +4,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // Test support: failing loudly is the point.
 
 pub mod env;
+pub mod redis;
 pub mod server;
 
-pub use server::{Backend, TestServer};
+pub use redis::RedisServer;
+pub use server::{Backend, SharedStores, TestServer};

@@ -21,6 +21,34 @@ pub enum Backend {
     Embedded,
     /// A fresh PostgreSQL database and the standalone Redis of `scripts/test`.
     PostgresRedis,
+    /// Exactly these stores, for several servers sharing them (pass the same `code_key`).
+    Shared(SharedStores),
+}
+
+/// Stores that several servers share, as two instances behind a load balancer would.
+#[derive(Debug, Clone)]
+pub struct SharedStores {
+    pub database_url: String,
+    pub redis_url: String,
+    pub key_prefix: String,
+    /// Hex; every instance must MAC codes with the same key.
+    pub code_key: String,
+}
+
+impl SharedStores {
+    /// A fresh PostgreSQL database, the given Redis, a fresh key prefix and code key.
+    pub async fn new(redis_url: String) -> Self {
+        Self {
+            database_url: env::fresh_postgres_database().await,
+            redis_url,
+            key_prefix: format!("e2e{}:", uuid::Uuid::new_v4().simple()),
+            code_key: format!(
+                "{}{}",
+                uuid::Uuid::new_v4().simple(),
+                uuid::Uuid::new_v4().simple()
+            ),
+        }
+    }
 }
 
 pub struct TestServer {
@@ -77,6 +105,12 @@ impl TestServer {
                     "TWOSTEP_REDIS__KEY_PREFIX",
                     format!("e2e{}:", uuid::Uuid::new_v4().simple()),
                 );
+            }
+            Backend::Shared(stores) => {
+                cmd.env("TWOSTEP_DATABASE__URL", &stores.database_url);
+                cmd.env("TWOSTEP_REDIS__URL", &stores.redis_url);
+                cmd.env("TWOSTEP_REDIS__KEY_PREFIX", &stores.key_prefix);
+                cmd.env("TWOSTEP_SECURITY__CODE_KEY", &stores.code_key);
             }
         }
         for (k, v) in extra_env {
@@ -204,6 +238,20 @@ impl TestServer {
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+    }
+
+    /// Waits for an SMS to `last_four` beyond the first `seen` ones and returns its code.
+    pub async fn next_code_for(&self, last_four: &str, seen: usize) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.sms_count(last_four) <= seen {
+            assert!(
+                Instant::now() < deadline,
+                "no new SMS to …{last_four}; stderr:\n{}",
+                self.stderr_text()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        self.last_code_for(last_four).await
     }
 
     /// How many console SMS went to the number ending in `last_four`.

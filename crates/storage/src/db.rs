@@ -205,3 +205,6 @@ fn create_dir(dir: &Path) -> Result<(), StorageError> {
         source,
     })
 }
+
+#[cfg(test)]
+mod tests;

@@ -3,7 +3,7 @@
 //! Contract for every implementation: lookups of something absent return `Ok(None)`, never an
 //! error; a uniqueness violation is [`RepoError::Conflict`] naming the field; a database that
 //! cannot be reached is [`RepoError::Unavailable`]; the same contract suite passes on SQLite
-//! and PostgreSQL.
+//! and PostgreSQL. Timestamps are kept to the microsecond (truncated), PostgreSQL's precision.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -62,8 +62,8 @@ pub trait UserRepo: Send + Sync + 'static {
         tenant: TenantId,
         phone: &PhoneNumber,
     ) -> Result<Option<User>, RepoError>;
-    /// Saves every mutable field of `user` (matched by tenant and id) and bumps `updated_at`.
-    /// Returns `false` when no such user exists.
+    /// Saves every mutable field of `user` (matched by tenant and id), `updated_at` included:
+    /// the caller bumps it from its clock. Returns `false` when no such user exists.
     async fn update(&self, user: &User) -> Result<bool, RepoError>;
 }
 
