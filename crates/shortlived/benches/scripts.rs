@@ -9,6 +9,12 @@
 //! Run: `scripts/test --services-only -- cargo bench -p twostep-shortlived --bench scripts`
 //! (needs `TWOSTEP_TEST_REDIS_URL`). Not part of `cargo test`.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "a benchmark binary: any failure should stop it loudly"
+)]
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};

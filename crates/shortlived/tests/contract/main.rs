@@ -6,6 +6,12 @@
 //! Every case gets a fresh store with a random key prefix and a manual clock; on Redis it
 //! ends by checking that no key under its prefix lacks a TTL (R37).
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "test code: a failed unwrap is a failed test with its location"
+)]
+
 mod backend;
 mod challenges;
 mod counters;
