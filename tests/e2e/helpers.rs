@@ -98,3 +98,119 @@ pub fn violated_field(status: &tonic::Status) -> String {
         .and_then(|b| b.field_violations.first().map(|v| v.field.clone()))
         .unwrap_or_default()
 }
+
+/// A request that acts for the tenant with this slug or id.
+pub fn for_tenant<T>(tenant: &str, message: T) -> tonic::Request<T> {
+    let mut req = tonic::Request::new(message);
+    req.metadata_mut()
+        .insert("x-twostep-tenant", tenant.parse().unwrap());
+    req
+}
+
+/// Creates a tenant with the given policy; returns its slug.
+pub async fn create_tenant(server: &TestServer, policy: pb::TenantPolicy) -> String {
+    let slug = format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+    server
+        .admin()
+        .await
+        .create_tenant(pb::CreateTenantRequest {
+            slug: slug.clone(),
+            name: "Test Shop".into(),
+            app_name: "TestShop".into(),
+            policy: Some(policy),
+        })
+        .await
+        .unwrap();
+    slug
+}
+
+/// The policy a tenant gets when every boolean is on and every mode is given.
+pub fn policy(customers: pb::TwoStepMode) -> pb::TenantPolicy {
+    pb::TenantPolicy {
+        two_step_customers: customers as i32,
+        two_step_admins: pb::TwoStepMode::Required as i32,
+        phone_registration_allowed: true,
+        phone_login_allowed: true,
+        users_may_disable_two_step: true,
+        remind_to_enable_two_step: true,
+        ..Default::default()
+    }
+}
+
+pub const PASSWORD: &str = "a long enough passphrase";
+
+/// A user with an email and a password (and optionally a verified phone with two-step on).
+pub async fn create_password_user(
+    server: &TestServer,
+    tenant: &str,
+    email: &str,
+    phone: Option<&str>,
+) -> pb::User {
+    let req = pb::CreateUserRequest {
+        display_name: "Grace".into(),
+        email: email.into(),
+        password: PASSWORD.into(),
+        phone_number: phone.unwrap_or_default().into(),
+        phone_verified: phone.is_some(),
+        two_step_enabled: phone.is_some(),
+        ..Default::default()
+    };
+    server
+        .admin()
+        .await
+        .create_user(for_tenant(tenant, req))
+        .await
+        .unwrap()
+        .into_inner()
+        .user
+        .unwrap()
+}
+
+pub async fn password_login(
+    server: &TestServer,
+    tenant: &str,
+    login: &str,
+    password: &str,
+) -> Result<pb::StartLoginResponse, tonic::Status> {
+    let req = pb::StartLoginRequest {
+        client: client(),
+        method: Some(pb::start_login_request::Method::Password(
+            pb::PasswordCredentials {
+                login: login.into(),
+                password: password.into(),
+            },
+        )),
+    };
+    server
+        .auth()
+        .await
+        .start_login(for_tenant(tenant, req))
+        .await
+        .map(tonic::Response::into_inner)
+}
+
+pub async fn verify_in(
+    server: &TestServer,
+    tenant: &str,
+    challenge_id: &str,
+    code: &str,
+) -> Result<pb::VerifyCodeResponse, tonic::Status> {
+    let req = pb::VerifyCodeRequest {
+        client: client(),
+        challenge_id: challenge_id.into(),
+        code: code.into(),
+    };
+    server
+        .auth()
+        .await
+        .verify_code(for_tenant(tenant, req))
+        .await
+        .map(tonic::Response::into_inner)
+}
+
+pub fn random_email() -> String {
+    format!(
+        "user{}@example.com",
+        &uuid::Uuid::new_v4().simple().to_string()[..10]
+    )
+}

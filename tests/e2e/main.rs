@@ -2,7 +2,12 @@
 //! One binary (`mod`s below), so it links once.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // Tests fail loudly.
 
+mod account;
+mod admin;
 mod helpers;
 mod operations;
+mod password_login;
 mod phone_login;
 mod redis_faults;
+mod registration;
+mod sessions;

@@ -60,7 +60,7 @@ pub struct Challenge {
     /// for it and no code matches it (R18).
     pub decoy: bool,
     /// Opaque data of the flow that created the challenge (for example the client's device
-    /// id, to bind a second factor to the device that gave the password). At most 1 KiB.
+    /// id, or a pending registration). A few KiB at most.
     pub context: String,
     pub code_mac: CodeMac,
     pub attempts_left: u32,

@@ -8,8 +8,13 @@ use crate::ports::{BoxError, OutboxError, RepoError, StoreError};
 #[derive(Debug, thiserror::Error)]
 pub enum CoreError {
     /// A request field is wrong; `field` names it as the API spells it.
+    /// `code` is a machine-readable reason (`TOO_SHORT`, `BLOCKLISTED`, ...), when there is one.
     #[error("{field}: {reason}")]
-    InvalidArgument { field: String, reason: String },
+    InvalidArgument {
+        field: String,
+        reason: String,
+        code: Option<&'static str>,
+    },
     /// Wrong password, wrong code, unknown user, locked account, unknown or expired challenge
     /// or token: all one answer, so none of them can be told apart (R11, R18).
     #[error("authentication failed")]
@@ -39,7 +44,28 @@ impl CoreError {
         CoreError::InvalidArgument {
             field: field.into(),
             reason: reason.to_string(),
+            code: None,
         }
+    }
+
+    pub fn invalid_with_code(
+        field: impl Into<String>,
+        code: &'static str,
+        reason: impl ToString,
+    ) -> Self {
+        CoreError::InvalidArgument {
+            field: field.into(),
+            reason: reason.to_string(),
+            code: Some(code),
+        }
+    }
+
+    /// A refused new password, with its reason code.
+    pub fn password(
+        field: impl Into<String>,
+        rejection: crate::password_policy::Rejection,
+    ) -> Self {
+        Self::invalid_with_code(field, rejection.code(), rejection)
     }
 }
 

@@ -5,6 +5,7 @@
 //! **Architecture invariant:** this crate knows nothing about gRPC, SQL, Redis or HTTP.
 //! Adapters depend on it; it depends on none of them (`scripts/test` checks with `cargo tree`).
 
+pub mod audit;
 pub mod challenge;
 pub mod clock;
 pub mod email;
@@ -13,6 +14,7 @@ pub mod flows;
 pub mod ids;
 pub mod otp;
 pub mod password;
+pub mod password_policy;
 pub mod phone;
 pub mod ports;
 pub mod session;

@@ -15,6 +15,7 @@ use rand::TryRngCore;
 use rand::rngs::OsRng;
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::Semaphore;
+use unicode_normalization::UnicodeNormalization;
 
 use crate::error::CoreError;
 
@@ -34,23 +35,29 @@ pub enum PasswordError {
 }
 
 impl Password {
-    /// Accepts input to check against a stored hash: only the size bound applies.
+    /// Accepts input to check against a stored hash: only the size bound applies. The text is
+    /// NFKC-normalised, so the same password typed on different keyboards hashes the same.
     pub fn for_login(input: &str) -> Result<Self, PasswordError> {
         if input.len() > MAX_PASSWORD_BYTES {
             return Err(PasswordError::TooLong);
         }
-        Ok(Self(SecretString::from(input.to_owned())))
+        Ok(Self(SecretString::from(input.nfkc().collect::<String>())))
     }
 
     /// Accepts a new password under the length policy. Length counts Unicode code points, and
     /// nothing is ever truncated.
     pub fn new_checked(input: &str, min_chars: u32) -> Result<Self, PasswordError> {
         let pw = Self::for_login(input)?;
-        let chars = u32::try_from(input.chars().count()).unwrap_or(u32::MAX);
+        let chars = u32::try_from(pw.0.expose_secret().chars().count()).unwrap_or(u32::MAX);
         if chars < min_chars {
             return Err(PasswordError::TooShort(min_chars));
         }
         Ok(pw)
+    }
+
+    /// The normalised text, for the policy checks in `password_policy`.
+    pub(crate) fn normalised(&self) -> &str {
+        self.0.expose_secret()
     }
 
     fn bytes(&self) -> &[u8] {

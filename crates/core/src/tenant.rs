@@ -252,8 +252,10 @@ mod tests {
         let mut p = Policy::default();
         p.code.length = 3;
         assert_eq!(p.validate().unwrap_err().field, "code.length");
-        let mut p = Policy::default();
-        p.default_country = "Narnia".into();
+        let p = Policy {
+            default_country: "Narnia".into(),
+            ..Policy::default()
+        };
         assert_eq!(p.validate().unwrap_err().field, "default_country");
         let mut p = Policy::default();
         p.code.lifetime = Duration::from_secs(11 * 60);

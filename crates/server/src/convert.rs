@@ -13,6 +13,7 @@ use twostep_core::flows::sessions::IssuedSession;
 use twostep_core::ids::InvalidId;
 use twostep_core::session::{AuthMethod, Session};
 use twostep_core::tenant::{CodePolicy, Policy, SessionPolicy, Tenant, TwoStepMode};
+use twostep_core::token::SecretToken;
 use twostep_core::user::{Role, User};
 use twostep_proto::v1 as pb;
 
@@ -150,6 +151,13 @@ pub fn session(issued: &IssuedSession) -> pb::Session {
         refresh_expires_at: Some(timestamp(s.refresh_expires_at)),
         auth_method: auth_method(s.auth_method).into(),
         absolute_expires_at: Some(timestamp(s.absolute_expires_at)),
+    }
+}
+
+pub fn ticket(token: &SecretToken, ttl: Duration) -> pb::RestrictedTicket {
+    pb::RestrictedTicket {
+        ticket: token.expose().to_owned(),
+        expires_in: Some(duration(ttl)),
     }
 }
 

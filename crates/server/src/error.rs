@@ -3,7 +3,7 @@
 //! caller sees is fixed per code and can hold no secret.
 
 use tonic::{Code, Status};
-use tonic_types::{ErrorDetails, StatusExt};
+use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
 use twostep_core::CoreError;
 
 /// The message for every authentication failure: wrong password, wrong code, unknown user,
@@ -12,7 +12,11 @@ pub const AUTH_FAILED: &str = "authentication failed";
 
 pub fn to_status(err: CoreError) -> Status {
     match err {
-        CoreError::InvalidArgument { field, reason } => invalid_argument(&field, &reason),
+        CoreError::InvalidArgument {
+            field,
+            reason,
+            code,
+        } => invalid_argument_with_code(&field, &reason, code),
         CoreError::Unauthenticated => Status::unauthenticated(AUTH_FAILED),
         CoreError::PermissionDenied(why) => Status::permission_denied(why),
         CoreError::NotFound(what) => Status::not_found(format!("{what} not found")),
@@ -48,10 +52,24 @@ pub fn to_status(err: CoreError) -> Status {
 
 /// INVALID_ARGUMENT with a `google.rpc.BadRequest` field violation naming the field.
 pub fn invalid_argument(field: &str, reason: &str) -> Status {
+    invalid_argument_with_code(field, reason, None)
+}
+
+/// The same, with a machine-readable reason code (`TOO_SHORT`, `BLOCKLISTED`, ...) in the
+/// violation's `reason` and in the message.
+pub fn invalid_argument_with_code(field: &str, description: &str, code: Option<&str>) -> Status {
+    let mut violation = FieldViolation::new(field, description);
+    let message = match code {
+        Some(code) => {
+            violation.reason = code.to_owned();
+            format!("{field}: {code}: {description}")
+        }
+        None => format!("{field}: {description}"),
+    };
     Status::with_error_details(
         Code::InvalidArgument,
-        format!("{field}: {reason}"),
-        ErrorDetails::with_bad_request_violation(field, reason),
+        message,
+        ErrorDetails::with_bad_request(vec![violation]),
     )
 }
 

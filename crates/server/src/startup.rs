@@ -13,7 +13,7 @@ use tonic_health::ServingStatus;
 use twostep_core::clock::{Clock, SystemClock};
 use twostep_core::flows::{Deps, admin, tenants::TenantCache};
 use twostep_core::otp::CodeKey;
-use twostep_core::password::PasswordHasher;
+use twostep_core::password::{HashCost, PasswordHasher};
 use twostep_core::ports::{ShortLivedStore, SmsSender};
 use twostep_proto::v1::account_service_server::AccountServiceServer;
 use twostep_proto::v1::admin_service_server::AdminServiceServer;
@@ -28,6 +28,12 @@ use crate::services::account::AccountApi;
 use crate::services::admin::AdminApi;
 use crate::services::auth::AuthApi;
 use crate::state::AppState;
+
+const BACKUP_CODE_COST: HashCost = HashCost {
+    m_kib: 4096,
+    t: 1,
+    p: 1,
+};
 
 pub struct Application {
     listener: TcpListener,
@@ -79,15 +85,26 @@ impl Application {
             settings.hash_max_wait,
         )
         .map_err(|e| anyhow::anyhow!("argon2 parameters: {e}"))?;
+        // Backup codes carry ~50 bits: a low argon2id cost is allowed (R26), so checking the
+        // ten of a batch stays cheap.
+        let backup_code_hasher = PasswordHasher::new(
+            BACKUP_CODE_COST,
+            settings.hash_permits,
+            settings.hash_max_wait,
+        )
+        .map_err(|e| anyhow::anyhow!("argon2 parameters for backup codes: {e}"))?;
         let deps = Arc::new(Deps {
             tenants: Arc::new(database.tenants()),
             users: Arc::new(database.users()),
             sessions: Arc::new(database.sessions()),
+            backup_codes: Arc::new(database.backup_codes()),
+            audit: Arc::new(database.audit()),
             store: Arc::clone(&store),
             outbox: Arc::new(InProcessOutbox::start(sender, 10_000)),
             clock,
             code_key,
             passwords,
+            backup_code_hasher,
             tenant_cache: TenantCache::default(),
         });
         let default_tenant = admin::ensure_default_tenant(&deps)
@@ -160,7 +177,9 @@ impl Application {
             .add_service(AuthServiceServer::new(AuthApi {
                 state: state.clone(),
             }))
-            .add_service(AccountServiceServer::new(AccountApi))
+            .add_service(AccountServiceServer::new(AccountApi {
+                state: state.clone(),
+            }))
             .add_service(AdminServiceServer::new(AdminApi { state }))
             .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
                 let _ = stop_rx.await;

@@ -1,13 +1,24 @@
-//! SMS delivery for twostep: provider adapters behind core's `SmsSender` port, and the
-//! outbox that takes messages off the RPC path.
+//! SMS delivery for twostep: provider adapters behind core's `SmsSender` port, routing with
+//! failover between them, the texts, and the outbox that takes messages off the RPC path.
 //!
 //! **Architecture invariant:** flows never call a provider. They enqueue; a worker sends. So a
 //! slow or failing provider never shows in an RPC's latency or answer.
+//!
+//! - [`providers`]: one module per provider, each following a section of the fact sheet.
+//! - [`routing`]: the [`Router`], an `SmsSender` that retries, fails over and trips circuit
+//!   breakers across providers.
+//! - [`templates`]: the code text per locale and its segment count.
+//! - [`transport`]: the shared HTTP client and error classification.
 
 pub mod console;
 pub mod none;
+pub mod providers;
 pub mod queue;
+pub mod routing;
+pub mod templates;
+pub mod transport;
 
 pub use console::ConsoleSink;
 pub use none::NoProvider;
 pub use queue::InProcessOutbox;
+pub use routing::{Router, RouterPolicy};

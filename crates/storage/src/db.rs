@@ -20,7 +20,7 @@ use twostep_core::ports::RepoError;
 use crate::error::{Sanitised, StorageError, repo_err};
 use crate::migration::Migrator;
 use crate::redact::{redact_url, scrub};
-use crate::repo::{SqlSessionRepo, SqlTenantRepo, SqlUserRepo};
+use crate::repo::{SqlAuditLog, SqlBackupCodeRepo, SqlSessionRepo, SqlTenantRepo, SqlUserRepo};
 
 /// Pool settings. The defaults suit one `twostepd` process.
 #[derive(Debug, Clone)]
@@ -123,6 +123,14 @@ impl Database {
 
     pub fn sessions(&self) -> SqlSessionRepo {
         SqlSessionRepo::new(self.conn.clone())
+    }
+
+    pub fn backup_codes(&self) -> SqlBackupCodeRepo {
+        SqlBackupCodeRepo::new(self.conn.clone())
+    }
+
+    pub fn audit(&self) -> SqlAuditLog {
+        SqlAuditLog::new(self.conn.clone())
     }
 
     /// The sea-orm connection, for migrations and queries that live outside the repositories

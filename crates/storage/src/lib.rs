@@ -1,8 +1,9 @@
 //! Durable state of twostep in SQL, through sea-orm, on SQLite or PostgreSQL.
 //!
 //! [`Database::connect`] opens a pool, [`Database::migrate`] brings the schema up to date,
-//! and [`Database::tenants`], [`Database::users`] and [`Database::sessions`] hand out the
-//! implementations of the core ports `TenantRepo`, `UserRepo` and `SessionRepo`. Rows never
+//! and [`Database::tenants`], [`Database::users`], [`Database::sessions`],
+//! [`Database::backup_codes`] and [`Database::audit`] hand out the implementations of the core
+//! ports `TenantRepo`, `UserRepo`, `SessionRepo`, `BackupCodeRepo` and `AuditLog`. Rows never
 //! leave this crate: repositories convert them to core types, and database errors to
 //! `RepoError` (unique violations to `Conflict` naming the field, unreachable databases to
 //! `Unavailable`).
@@ -19,4 +20,4 @@ mod repo;
 
 pub use db::{Database, DbOptions, Engine};
 pub use error::StorageError;
-pub use repo::{SqlSessionRepo, SqlTenantRepo, SqlUserRepo};
+pub use repo::{SqlAuditLog, SqlBackupCodeRepo, SqlSessionRepo, SqlTenantRepo, SqlUserRepo};

@@ -2,12 +2,19 @@
 //! values that were already parsed at the edge, and returns domain results or a
 //! [`CoreError`](crate::CoreError).
 
+pub mod account;
 pub mod admin;
+pub mod audit;
+pub mod backup_codes;
 pub mod codes;
 pub mod login;
+pub mod password_login;
+pub mod reauth;
+pub mod registration;
 pub mod sessions;
 pub mod tenants;
 pub mod texts;
+pub mod tickets;
 pub mod verify;
 
 use std::net::IpAddr;
@@ -16,18 +23,25 @@ use std::sync::Arc;
 use crate::clock::Clock;
 use crate::otp::CodeKey;
 use crate::password::PasswordHasher;
-use crate::ports::{SessionRepo, ShortLivedStore, SmsOutbox, TenantRepo, UserRepo};
+use crate::ports::{
+    AuditLog, BackupCodeRepo, SessionRepo, ShortLivedStore, SmsOutbox, TenantRepo, UserRepo,
+};
 
 /// Everything a flow may reach. Built once at start-up and shared.
 pub struct Deps {
     pub tenants: Arc<dyn TenantRepo>,
     pub users: Arc<dyn UserRepo>,
     pub sessions: Arc<dyn SessionRepo>,
+    pub backup_codes: Arc<dyn BackupCodeRepo>,
+    pub audit: Arc<dyn AuditLog>,
     pub store: Arc<dyn ShortLivedStore>,
     pub outbox: Arc<dyn SmsOutbox>,
     pub clock: Arc<dyn Clock>,
     pub code_key: CodeKey,
     pub passwords: PasswordHasher,
+    /// Backup codes carry ~50 bits, so a low argon2id cost suffices (R26); a separate hasher
+    /// keeps them from queueing behind password hashes.
+    pub backup_code_hasher: PasswordHasher,
     pub tenant_cache: tenants::TenantCache,
 }
 

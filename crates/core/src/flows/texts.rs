@@ -13,6 +13,13 @@ pub fn code_message(app_name: &str, code: &OtpCode, lifetime: Duration) -> SmsTe
     ))
 }
 
+/// To the owner of a number someone tried to register again (R20). No code, no link.
+pub fn registration_attempt_notice(app_name: &str) -> SmsText {
+    SmsText::new(format!(
+        "Someone tried to create a {app_name} account with this number. If it was you, log in instead; otherwise ignore this message."
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

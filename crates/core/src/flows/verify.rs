@@ -1,19 +1,31 @@
-//! `VerifyCode`: one entry point for every challenge; the answer depends on the challenge's
-//! purpose (R6).
+//! `VerifyCode`: one entry point for every challenge. The code is checked first, the same way
+//! for every purpose; what a right code unlocks is decided after, from the purpose the
+//! challenge was created with (R6).
 
+use crate::audit::AuditKind;
 use crate::challenge::{Challenge, Purpose};
 use crate::error::CoreError;
+use crate::flows::account::{self, PhoneVerifiedOutcome};
+use crate::flows::audit::{self, Event};
+use crate::flows::registration::{self, RegistrationVerified};
 use crate::flows::sessions::{self, IssuedSession};
+use crate::flows::tickets::{self, Grant};
 use crate::flows::{ClientInfo, Deps, codes, tenants};
 use crate::ids::{ChallengeId, TenantId};
 use crate::otp::OtpCode;
 use crate::session::AuthMethod;
-use crate::tenant::Tenant;
+use crate::tenant::{Tenant, TwoStepMode};
+use crate::token::SecretToken;
+use crate::user::User;
 
 /// What a verified code unlocked.
 #[derive(Debug)]
 pub enum Verified {
-    Session(IssuedSession),
+    Session(Box<IssuedSession>),
+    RegistrationTicket(SecretToken, std::time::Duration),
+    PhoneVerified(Box<PhoneVerifiedOutcome>),
+    /// The login is proven, but an admin forced a password change first.
+    PasswordChangeRequired(SecretToken, std::time::Duration),
 }
 
 pub async fn verify_code(
@@ -24,36 +36,105 @@ pub async fn verify_code(
     client: &ClientInfo,
 ) -> Result<Verified, CoreError> {
     let tenant = tenants::caller_tenant(deps, tenant).await?;
-    let consumed = codes::verify(deps, &tenant, challenge, code).await?;
+    let consumed = match codes::verify(deps, &tenant, challenge, code).await {
+        Ok(c) => c,
+        Err(e) => {
+            if matches!(e, CoreError::Unauthenticated) {
+                audit::record(
+                    deps,
+                    tenant.id,
+                    Event::new(AuditKind::CodeFailed).client(client),
+                )
+                .await;
+            }
+            return Err(e);
+        }
+    };
+    let mut event = Event::new(AuditKind::CodeVerified)
+        .client(client)
+        .detail("purpose", consumed.purpose.as_str());
+    if let Some(user) = consumed.user {
+        event = event.user(user);
+    }
+    audit::record(deps, tenant.id, event).await;
     match consumed.purpose {
-        Purpose::PhoneLogin => session_for(deps, &tenant, &consumed, AuthMethod::Sms, client).await,
+        Purpose::PhoneLogin => login_with(deps, &tenant, &consumed, AuthMethod::Sms, client).await,
         Purpose::SecondFactor => {
-            session_for(deps, &tenant, &consumed, AuthMethod::PasswordAndSms, client).await
+            login_with(deps, &tenant, &consumed, AuthMethod::PasswordAndSms, client).await
         }
-        Purpose::Registration | Purpose::PhoneVerification | Purpose::StepUp => {
-            Err(CoreError::Unimplemented("this challenge purpose"))
+        Purpose::Registration => {
+            match registration::code_verified(deps, &tenant, &consumed, client).await? {
+                RegistrationVerified::Ticket(token, ttl) => {
+                    Ok(Verified::RegistrationTicket(token, ttl))
+                }
+                RegistrationVerified::Session(issued) => Ok(Verified::Session(issued)),
+            }
         }
+        Purpose::PhoneVerification => Ok(Verified::PhoneVerified(Box::new(
+            account::finish_phone_verification(deps, &tenant, &consumed, client).await?,
+        ))),
+        // A step-up code is spent by the action it authorises (AccountService), never here.
+        Purpose::StepUp => Err(CoreError::FailedPrecondition(
+            "step-up codes are checked by the action they authorise",
+        )),
     }
 }
 
-/// Issues a session for the challenge's user, after checking that the user still exists, is
-/// not locked, and still has the very number the code went to (R29).
-async fn session_for(
+/// Finishes a login whose factors are all proven, checking that the user still exists, is not
+/// locked, and still has the very number the code went to (R29).
+async fn login_with(
     deps: &Deps,
     tenant: &Tenant,
     challenge: &Challenge,
     method: AuthMethod,
     client: &ClientInfo,
 ) -> Result<Verified, CoreError> {
+    let user = challenge_user(deps, tenant, challenge).await?;
+    if user.verified_phone() != challenge.phone.as_ref() {
+        return Err(CoreError::Unauthenticated);
+    }
+    finish_login(deps, tenant, &user, method, client).await
+}
+
+/// The last steps of every login: a forced password change comes before the session.
+pub(crate) async fn finish_login(
+    deps: &Deps,
+    tenant: &Tenant,
+    user: &User,
+    method: AuthMethod,
+    client: &ClientInfo,
+) -> Result<Verified, CoreError> {
+    if user.must_change_password && user.password_hash.is_some() {
+        let then_enroll = tenant.policy.two_step_mode(user.role) == TwoStepMode::Required
+            && user.verified_phone().is_none();
+        let grant = Grant::PasswordChange {
+            user: user.id,
+            method,
+            then_enroll,
+        };
+        let (token, ttl) = tickets::issue(deps, tenant.id, &grant).await?;
+        return Ok(Verified::PasswordChangeRequired(token, ttl));
+    }
+    let issued = sessions::start(deps, tenant, user, method, client).await?;
+    let event = Event::new(AuditKind::LoginSucceeded)
+        .user(user.id)
+        .client(client)
+        .detail("method", method.as_str());
+    audit::record(deps, tenant.id, event).await;
+    Ok(Verified::Session(Box::new(issued)))
+}
+
+/// The live, unlocked user a challenge was issued for; anything else is `Unauthenticated`.
+pub(crate) async fn challenge_user(
+    deps: &Deps,
+    tenant: &Tenant,
+    challenge: &Challenge,
+) -> Result<User, CoreError> {
     let Some(user_id) = challenge.user else {
         return Err(CoreError::Unauthenticated);
     };
-    let Some(user) = deps.users.get(tenant.id, user_id).await? else {
-        return Err(CoreError::Unauthenticated);
-    };
-    if user.is_locked() || user.verified_phone() != challenge.phone.as_ref() {
-        return Err(CoreError::Unauthenticated);
+    match deps.users.get(tenant.id, user_id).await? {
+        Some(user) if !user.is_locked() => Ok(user),
+        _ => Err(CoreError::Unauthenticated),
     }
-    let issued = sessions::start(deps, tenant, &user, method, client).await?;
-    Ok(Verified::Session(issued))
 }

@@ -1,10 +1,12 @@
 //! Ports: the traits through which the flows reach the outside world. Adapters live in other
 //! crates (`storage`, `shortlived`, `sms-gateway`); each documents the contract it must keep.
 
+mod records;
 mod repos;
 mod short_lived;
 mod sms;
 
+pub use records::{AuditLog, BackupCodeRepo, StoredBackupCode};
 pub use repos::{RepoError, SessionRepo, TenantRepo, UserRepo};
 pub use short_lived::{
     Limit, RateDecision, ResendOutcome, ShortLivedStore, StoreError, VerifyOutcome,

@@ -1,6 +1,9 @@
 //! `twostep.v1.AuthService`.
 
 use tonic::{Request, Response, Status};
+use twostep_core::flows::password_login::{self, LoginStep};
+use twostep_core::flows::registration::{self, Completion, EmailRegistration, RegistrationStart};
+use twostep_core::flows::sessions::RevokeTarget;
 use twostep_core::flows::verify::Verified;
 use twostep_core::flows::{codes, login, sessions, tenants, verify};
 use twostep_core::ids::ChallengeId;
@@ -54,7 +57,31 @@ impl AuthService for AuthApi {
                 if creds.password.is_empty() {
                     return Err(missing("password.password"));
                 }
-                Err(unimplemented("StartLogin with a password"))
+                convert::bounded("password.login", &creds.login, 320)?;
+                let outcome = password_login::start(
+                    &self.state.deps,
+                    tenant,
+                    &creds.login,
+                    &creds.password,
+                    &client,
+                )
+                .await
+                .into_status()?;
+                use pb::start_login_response::Result as R;
+                let result = match outcome.step {
+                    LoginStep::Challenge(view) => R::Challenge(convert::challenge(&view)),
+                    LoginStep::Session(issued) => R::Session(convert::session(&issued)),
+                    LoginStep::EnrollmentRequired(token, ttl) => {
+                        R::EnrollmentRequired(convert::ticket(&token, ttl))
+                    }
+                    LoginStep::PasswordChangeRequired(token, ttl) => {
+                        R::PasswordChangeRequired(convert::ticket(&token, ttl))
+                    }
+                };
+                Ok(Response::new(pb::StartLoginResponse {
+                    result: Some(result),
+                    remind_two_step: outcome.remind_two_step,
+                }))
             }
         }
     }
@@ -72,10 +99,21 @@ impl AuthService for AuthApi {
         let verified = verify::verify_code(&self.state.deps, tenant, challenge, &code, &client)
             .await
             .into_status()?;
+        use pb::verify_code_response::Result as R;
         let result = match verified {
-            Verified::Session(issued) => {
-                pb::verify_code_response::Result::Session(convert::session(&issued))
+            Verified::Session(issued) => R::Session(convert::session(&issued)),
+            Verified::RegistrationTicket(token, ttl) => {
+                R::RegistrationTicket(convert::ticket(&token, ttl))
             }
+            Verified::PasswordChangeRequired(token, ttl) => {
+                R::PasswordChangeRequired(convert::ticket(&token, ttl))
+            }
+            Verified::PhoneVerified(outcome) => R::PhoneVerified(pb::PhoneVerified {
+                masked_phone: outcome.masked_phone,
+                two_step_enabled: outcome.two_step_enabled,
+                backup_codes: outcome.backup_codes,
+                session: outcome.session.as_ref().map(convert::session),
+            }),
         };
         Ok(Response::new(pb::VerifyCodeResponse {
             result: Some(result),
@@ -110,23 +148,105 @@ impl AuthService for AuthApi {
 
     async fn start_registration(
         &self,
-        _: Request<pb::StartRegistrationRequest>,
+        request: Request<pb::StartRegistrationRequest>,
     ) -> Result<Response<pb::StartRegistrationResponse>, Status> {
-        Err(unimplemented("StartRegistration"))
+        let tenant = caller::tenant(&self.state, &request).await?;
+        let req = request.into_inner();
+        let client = convert::client_info(req.client.as_ref())?;
+        use pb::start_registration_response::Result as R;
+        let result = match req.method {
+            None => return Err(missing("method")),
+            Some(pb::start_registration_request::Method::Phone(phone)) => {
+                if phone.phone_number.trim().is_empty() {
+                    return Err(missing("phone.phone_number"));
+                }
+                let view = registration::start_with_phone(
+                    &self.state.deps,
+                    tenant,
+                    &phone.phone_number,
+                    &client,
+                )
+                .await
+                .into_status()?;
+                R::Challenge(convert::challenge(&view))
+            }
+            Some(pb::start_registration_request::Method::Email(email)) => {
+                for (field, value) in [
+                    ("email.email", &email.email),
+                    ("email.password", &email.password),
+                ] {
+                    if value.trim().is_empty() {
+                        return Err(missing(field));
+                    }
+                }
+                convert::bounded("email.display_name", &email.display_name, 1024)?;
+                let input = EmailRegistration {
+                    email: email.email,
+                    password: email.password,
+                    display_name: email.display_name,
+                    phone: Some(email.phone_number),
+                };
+                match registration::start_with_email(&self.state.deps, tenant, input, &client)
+                    .await
+                    .into_status()?
+                {
+                    RegistrationStart::Challenge(view) => R::Challenge(convert::challenge(&view)),
+                    RegistrationStart::Session(issued) => R::Session(convert::session(&issued)),
+                }
+            }
+        };
+        Ok(Response::new(pb::StartRegistrationResponse {
+            result: Some(result),
+        }))
     }
 
     async fn complete_registration(
         &self,
-        _: Request<pb::CompleteRegistrationRequest>,
+        request: Request<pb::CompleteRegistrationRequest>,
     ) -> Result<Response<pb::CompleteRegistrationResponse>, Status> {
-        Err(unimplemented("CompleteRegistration"))
+        let tenant = caller::tenant(&self.state, &request).await?;
+        let req = request.into_inner();
+        let client = convert::client_info(req.client.as_ref())?;
+        if req.ticket.trim().is_empty() {
+            return Err(missing("ticket"));
+        }
+        if req.email.trim().is_empty() {
+            return Err(missing("email"));
+        }
+        convert::bounded("display_name", &req.display_name, 1024)?;
+        let input = Completion {
+            ticket: req.ticket,
+            display_name: req.display_name,
+            email: req.email,
+            password: req.password,
+        };
+        let issued = registration::complete(&self.state.deps, tenant, input, &client)
+            .await
+            .into_status()?;
+        Ok(Response::new(pb::CompleteRegistrationResponse {
+            session: Some(convert::session(&issued)),
+        }))
     }
 
     async fn refresh_session(
         &self,
-        _: Request<pb::RefreshSessionRequest>,
+        request: Request<pb::RefreshSessionRequest>,
     ) -> Result<Response<pb::RefreshSessionResponse>, Status> {
-        Err(unimplemented("RefreshSession"))
+        let tenant_id = caller::tenant(&self.state, &request).await?;
+        let req = request.get_ref();
+        let client = convert::client_info(req.client.as_ref())?;
+        if req.refresh_token.trim().is_empty() {
+            return Err(missing("refresh_token"));
+        }
+        let tenant = tenants::caller_tenant(&self.state.deps, tenant_id)
+            .await
+            .into_status()?;
+        let issued = sessions::refresh(&self.state.deps, &tenant, &req.refresh_token, &client)
+            .await
+            .into_status()?;
+        Ok(Response::new(pb::RefreshSessionResponse {
+            session: Some(convert::session(&issued)),
+        }))
     }
 
     async fn validate_session(
@@ -161,8 +281,36 @@ impl AuthService for AuthApi {
 
     async fn revoke_session(
         &self,
-        _: Request<pb::RevokeSessionRequest>,
+        request: Request<pb::RevokeSessionRequest>,
     ) -> Result<Response<pb::RevokeSessionResponse>, Status> {
-        Err(unimplemented("RevokeSession"))
+        let tenant = caller::tenant(&self.state, &request).await?;
+        let req = request.get_ref();
+        let client = convert::client_info(req.client.as_ref())?;
+        if req.access_token.is_empty() {
+            return Err(missing("access_token"));
+        }
+        let target = match &req.target {
+            None | Some(pb::revoke_session_request::Target::AllSessions(false)) => {
+                RevokeTarget::Current
+            }
+            Some(pb::revoke_session_request::Target::AllSessions(true)) => RevokeTarget::All,
+            Some(pb::revoke_session_request::Target::SessionId(id)) => {
+                RevokeTarget::Session(convert::required_id("session_id", id)?)
+            }
+        };
+        let session = sessions::validate(&self.state.deps, &req.access_token)
+            .await
+            .into_status()?;
+        if session.tenant != tenant {
+            return Err(crate::error::to_status(
+                twostep_core::CoreError::Unauthenticated,
+            ));
+        }
+        let count = sessions::revoke(&self.state.deps, &req.access_token, target, &client)
+            .await
+            .into_status()?;
+        Ok(Response::new(pb::RevokeSessionResponse {
+            revoked_count: u32::try_from(count).unwrap_or(u32::MAX),
+        }))
     }
 }

@@ -3,14 +3,13 @@
 //! Times are whole milliseconds since the epoch, durations whole milliseconds, the MAC is
 //! hex, an absent user or phone is the empty string, `decoy` is `0` or `1`.
 
+use super::error::Failure;
+use super::phones::PhoneCache;
+use crate::millis;
 use redis::Value;
 use twostep_core::challenge::{Challenge, Purpose};
 use twostep_core::ids::{ChallengeId, UserId};
 use twostep_core::otp::CodeMac;
-use twostep_core::phone::PhoneNumber;
-
-use super::error::Failure;
-use crate::millis;
 
 /// The fields of a stored challenge, in `HSET` order. `sends` is always 1: the contract
 /// stores a new challenge with one send.
@@ -43,7 +42,11 @@ pub(super) fn challenge_fields(c: &Challenge) -> [(&'static str, String); 14] {
 }
 
 /// A challenge from `field, value, ...` as `HGETALL` lists them.
-pub(super) fn challenge_from_fields(id: ChallengeId, flat: &[Value]) -> Result<Challenge, Failure> {
+pub(super) fn challenge_from_fields(
+    id: ChallengeId,
+    flat: &[Value],
+    phones: &PhoneCache,
+) -> Result<Challenge, Failure> {
     let mut f = Fields::default();
     for pair in flat.chunks(2) {
         let [name, value] = pair else {
@@ -68,7 +71,7 @@ pub(super) fn challenge_from_fields(id: ChallengeId, flat: &[Value]) -> Result<C
             _ => {}
         }
     }
-    f.into_challenge(id)
+    f.into_challenge(id, phones)
 }
 
 /// The first element of a script's array reply (its status) and the rest.
@@ -137,7 +140,7 @@ struct Fields<'a> {
 }
 
 impl Fields<'_> {
-    fn into_challenge(self, id: ChallengeId) -> Result<Challenge, Failure> {
+    fn into_challenge(self, id: ChallengeId, phones: &PhoneCache) -> Result<Challenge, Failure> {
         fn need<'a>(v: Option<&'a str>, what: &'static str) -> Result<&'a str, Failure> {
             v.ok_or(Failure::Decode(what))
         }
@@ -156,7 +159,7 @@ impl Fields<'_> {
         };
         let phone = match need(self.phone, "challenge phone")? {
             "" => None,
-            s => Some(PhoneNumber::from_e164(s).map_err(|_| Failure::Decode("challenge phone"))?),
+            s => Some(phones.parse(s).ok_or(Failure::Decode("challenge phone"))?),
         };
         let attempts_left: i64 = num(self.attempts_left, "challenge attempts_left")?;
         Ok(Challenge {
@@ -189,6 +192,7 @@ mod tests {
 
     use chrono::Utc;
     use twostep_core::ids::TenantId;
+    use twostep_core::phone::PhoneNumber;
 
     use super::*;
 
@@ -224,14 +228,20 @@ mod tests {
             resend_at: now + chrono::Duration::seconds(60),
             resend_cooldown: Duration::from_secs(60),
         };
-        assert_eq!(challenge_from_fields(c.id, &flat(&c)).unwrap(), c);
+        assert_eq!(
+            challenge_from_fields(c.id, &flat(&c), &PhoneCache::default()).unwrap(),
+            c
+        );
         c.user = None;
         c.phone = None;
         c.decoy = false;
-        assert_eq!(challenge_from_fields(c.id, &flat(&c)).unwrap(), c);
+        assert_eq!(
+            challenge_from_fields(c.id, &flat(&c), &PhoneCache::default()).unwrap(),
+            c
+        );
         let mut broken = flat(&c);
         broken.pop();
-        assert!(challenge_from_fields(c.id, &broken).is_err());
+        assert!(challenge_from_fields(c.id, &broken, &PhoneCache::default()).is_err());
     }
 
     #[test]

@@ -8,6 +8,7 @@ mod config;
 mod error;
 mod keys;
 mod link;
+mod phones;
 mod scripts;
 
 use std::future::Future;
@@ -30,6 +31,7 @@ pub use config::{RedisConfig, RedisConfigError, RedisUrl};
 use error::Failure;
 use keys::Keys;
 use link::{Conn, Link};
+use phones::PhoneCache;
 use scripts::Call;
 
 use crate::millis;
@@ -44,6 +46,7 @@ pub struct RedisStore {
 struct Inner {
     link: Link,
     keys: Keys,
+    phones: PhoneCache,
     timeout: Duration,
     cluster: bool,
 }
@@ -65,6 +68,7 @@ impl RedisStore {
             inner: Arc::new(Inner {
                 link,
                 keys: Keys::new(&config.key_prefix),
+                phones: PhoneCache::default(),
                 timeout: config.command_timeout,
                 cluster: url.is_cluster(),
             }),
@@ -127,6 +131,9 @@ impl std::fmt::Debug for RedisStore {
 #[async_trait]
 impl ShortLivedStore for RedisStore {
     async fn create_challenge(&self, challenge: &Challenge) -> Result<(), StoreError> {
+        if let Some(phone) = &challenge.phone {
+            self.inner.phones.remember(phone);
+        }
         let call = scripts::create_challenge(&self.inner.keys, challenge);
         self.eval::<Value>(call)
             .await
@@ -146,7 +153,11 @@ impl ShortLivedStore for RedisStore {
             let (status, rest) = codec::status(&reply)?;
             Ok(match (status, rest) {
                 (0, _) => ResendOutcome::NotFound,
-                (1, fields) => ResendOutcome::Resent(codec::challenge_from_fields(id, fields)?),
+                (1, fields) => ResendOutcome::Resent(codec::challenge_from_fields(
+                    id,
+                    fields,
+                    &self.inner.phones,
+                )?),
                 (2, [retry_after]) => ResendOutcome::Cooldown {
                     retry_after: millis::to_duration(codec::int(retry_after)?),
                 },
@@ -171,7 +182,11 @@ impl ShortLivedStore for RedisStore {
             let (status, rest) = codec::status(&reply)?;
             Ok(match (status, rest) {
                 (0, _) => VerifyOutcome::NotFound,
-                (1, fields) => VerifyOutcome::Verified(codec::challenge_from_fields(id, fields)?),
+                (1, fields) => VerifyOutcome::Verified(codec::challenge_from_fields(
+                    id,
+                    fields,
+                    &self.inner.phones,
+                )?),
                 (2, [left, user]) => VerifyOutcome::Rejected {
                     attempts_left: codec::count(left)?,
                     user: codec::user(user)?,
@@ -194,7 +209,9 @@ impl ShortLivedStore for RedisStore {
         let decode = |reply: Value| -> Result<Option<Challenge>, Failure> {
             match codec::status(&reply)? {
                 (0, _) => Ok(None),
-                (1, fields) => codec::challenge_from_fields(id, fields).map(Some),
+                (1, fields) => {
+                    codec::challenge_from_fields(id, fields, &self.inner.phones).map(Some)
+                }
                 _ => Err(Failure::Decode("get status")),
             }
         };

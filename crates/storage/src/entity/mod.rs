@@ -3,6 +3,8 @@
 //! They carry no relations and no behaviour: the repositories in `repo` convert rows to the
 //! core types and back, so nothing outside this crate ever sees a row.
 
+pub(crate) mod audit_event;
+pub(crate) mod backup_code;
 pub(crate) mod session;
 pub(crate) mod tenant;
 pub(crate) mod user;

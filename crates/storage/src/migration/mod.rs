@@ -10,12 +10,16 @@
 use sea_orm_migration::{MigrationTrait, MigratorTrait};
 
 mod m0001_initial;
+mod m0002_backup_codes_and_audit;
 
 /// The migrations of twostep, oldest first.
 pub(crate) struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m0001_initial::Migration)]
+        vec![
+            Box::new(m0001_initial::Migration),
+            Box::new(m0002_backup_codes_and_audit::Migration),
+        ]
     }
 }

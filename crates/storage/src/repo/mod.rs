@@ -2,12 +2,16 @@
 //! converts rows to core types through the parsing constructors of `core`, so a row that no
 //! longer parses surfaces as `RepoError::Internal` instead of as a half-valid value.
 
+mod audit;
+mod backup_code;
 mod session;
 mod tenant;
 mod user;
 
 use chrono::{DateTime, SubsecRound, Utc};
 
+pub use audit::SqlAuditLog;
+pub use backup_code::SqlBackupCodeRepo;
 pub use session::SqlSessionRepo;
 pub use tenant::SqlTenantRepo;
 pub use user::SqlUserRepo;

@@ -171,3 +171,23 @@ pub async fn seeded_user(db: &twostep_storage::Database) -> (Tenant, User) {
         .unwrap();
     (t, u)
 }
+
+/// An audit event of `tenant` by the system, about no user, with a time-ordered id.
+pub fn audit_event(
+    tenant: TenantId,
+    at: DateTime<Utc>,
+    kind: twostep_core::audit::AuditKind,
+) -> twostep_core::audit::AuditEvent {
+    twostep_core::audit::AuditEvent {
+        id: uuid::Uuid::now_v7(),
+        at,
+        tenant,
+        actor: twostep_core::audit::Actor::System,
+        user: None,
+        kind,
+        masked_phone: None,
+        client_ip: None,
+        user_agent: String::new(),
+        details: std::collections::BTreeMap::new(),
+    }
+}

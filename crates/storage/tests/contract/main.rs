@@ -37,6 +37,8 @@ macro_rules! contract {
     };
 }
 
+mod audit;
+mod backup_codes;
 mod database;
 mod fixtures;
 mod harness;

@@ -1,0 +1,59 @@
+//! Durable records beside users: backup codes and audit events. Same contract as
+//! `repos.rs`: absent is `Ok(None)`/empty, unreachable is `Unavailable`, and one contract suite
+//! passes on SQLite and PostgreSQL.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::audit::{AuditEvent, AuditFilter};
+use crate::ids::{TenantId, UserId};
+use crate::ports::RepoError;
+
+/// One stored backup code: an argon2id PHC string of the code, never the code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredBackupCode {
+    pub id: uuid::Uuid,
+    pub hash: String,
+}
+
+#[async_trait]
+pub trait BackupCodeRepo: Send + Sync + 'static {
+    /// In one transaction: deletes every code of the user (used or not) and stores `hashes` as
+    /// the new batch, so no old code works after this returns (R26).
+    async fn replace_batch(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        hashes: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<(), RepoError>;
+
+    /// The user's unused codes.
+    async fn unused(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+    ) -> Result<Vec<StoredBackupCode>, RepoError>;
+
+    /// Marks one code used, only if it is still unused (`UPDATE … WHERE used_at IS NULL`), so
+    /// of concurrent uses of one code exactly one gets `true` (R26).
+    async fn consume(&self, id: uuid::Uuid, now: DateTime<Utc>) -> Result<bool, RepoError>;
+
+    /// Deletes every code of the user (two-step reset).
+    async fn delete_all(&self, tenant: TenantId, user: UserId) -> Result<(), RepoError>;
+}
+
+#[async_trait]
+pub trait AuditLog: Send + Sync + 'static {
+    async fn record(&self, event: &AuditEvent) -> Result<(), RepoError>;
+
+    /// Events of one tenant matching `filter`, newest first, strictly older than the event
+    /// `before` (a cursor from the previous page) when given; at most `limit`.
+    async fn list(
+        &self,
+        tenant: TenantId,
+        filter: &AuditFilter,
+        before: Option<uuid::Uuid>,
+        limit: u32,
+    ) -> Result<Vec<AuditEvent>, RepoError>;
+}
