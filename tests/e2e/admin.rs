@@ -149,16 +149,24 @@ async fn assert_no_sms_on_login(server: &TestServer, tenant: &str, phone: &str) 
     );
 }
 
+/// ValidateSession as the session's tenant (`""` is the default tenant).
 async fn validate(
     server: &TestServer,
+    tenant: &str,
     token: &str,
 ) -> Result<pb::ValidateSessionResponse, tonic::Status> {
+    let req = pb::ValidateSessionRequest {
+        access_token: token.into(),
+    };
+    let req = if tenant.is_empty() {
+        tonic::Request::new(req)
+    } else {
+        in_tenant(tenant, req)
+    };
     server
         .auth()
         .await
-        .validate_session(pb::ValidateSessionRequest {
-            access_token: token.into(),
-        })
+        .validate_session(req)
         .await
         .map(tonic::Response::into_inner)
 }
@@ -472,7 +480,9 @@ async fn find_user_by_email_or_verified_phone() {
     use pb::find_user_request::Lookup;
 
     let by_email = admin
-        .find_user(find(Lookup::Email(user.email.to_uppercase())))
+        .find_user(find(Lookup::Email(
+            user.email.replace("example.com", "EXAMPLE.com"),
+        )))
         .await
         .unwrap()
         .into_inner()
@@ -750,7 +760,7 @@ async fn force_password_change_shows_in_get_user_and_can_end_sessions() {
             .must_change_password
     );
     assert_code(
-        validate(&server, &session.access_token).await,
+        validate(&server, "", &session.access_token).await,
         Code::Unauthenticated,
     );
 
@@ -765,7 +775,7 @@ async fn force_password_change_shows_in_get_user_and_can_end_sessions() {
         })
         .await
         .unwrap();
-    validate(&server, &live.access_token).await.unwrap();
+    validate(&server, "", &live.access_token).await.unwrap();
 
     let phone_only = create_phone_user(&server, &random_us_number()).await;
     let req = |user_id: &str| pb::ForcePasswordChangeRequest {
@@ -821,7 +831,7 @@ async fn reset_two_step_turns_it_off_and_can_remove_the_phone() {
         .user
         .unwrap();
     assert!(!u.two_step_enabled && u.phone_verified);
-    validate(&server, &session.access_token).await.unwrap();
+    validate(&server, "", &session.access_token).await.unwrap();
 
     // With clear_phone and revoke_sessions.
     let u = admin
@@ -838,7 +848,7 @@ async fn reset_two_step_turns_it_off_and_can_remove_the_phone() {
         .unwrap();
     assert!(!u.two_step_enabled && !u.phone_verified && u.masked_phone.is_empty());
     assert_code(
-        validate(&server, &session.access_token).await,
+        validate(&server, "", &session.access_token).await,
         Code::Unauthenticated,
     );
     assert_no_sms_on_login(&server, "default", &phone).await;
@@ -889,7 +899,7 @@ async fn lock_then_unlock(backend: Backend) {
     let phone = random_us_number();
     let user = full_user(&server, t, &phone).await;
     let session = phone_session(&server, t, &phone).await;
-    validate(&server, &session.access_token).await.unwrap();
+    validate(&server, t, &session.access_token).await.unwrap();
     let mut admin = server.admin().await;
 
     let locked = admin
@@ -906,7 +916,7 @@ async fn lock_then_unlock(backend: Backend) {
     assert!(locked.locked);
     // R34: the live token dies at once; a phone login gets a decoy and no SMS.
     assert_code(
-        validate(&server, &session.access_token).await,
+        validate(&server, t, &session.access_token).await,
         Code::Unauthenticated,
     );
     assert_no_sms_on_login(&server, t, &phone).await;
@@ -923,10 +933,10 @@ async fn lock_then_unlock(backend: Backend) {
         .unwrap();
     assert!(!unlocked.locked);
     let again = phone_session(&server, t, &phone).await;
-    validate(&server, &again.access_token).await.unwrap();
+    validate(&server, t, &again.access_token).await.unwrap();
     // The old session stays dead.
     assert_code(
-        validate(&server, &session.access_token).await,
+        validate(&server, t, &session.access_token).await,
         Code::Unauthenticated,
     );
 

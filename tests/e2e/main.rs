@@ -4,6 +4,7 @@
 
 mod account;
 mod admin;
+mod bad_input;
 mod helpers;
 mod operations;
 mod password_login;

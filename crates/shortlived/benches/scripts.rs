@@ -91,7 +91,7 @@ async fn run(url: String) {
         for _ in 0..ROUNDS {
             for via in [Via::Raw, Via::Adapter] {
                 let challenges: Arc<Vec<Challenge>> =
-                    Arc::new((0..ops).map(|_| challenge()).collect());
+                    Arc::new((0..ops).map(|_| challenge(&phone)).collect());
                 for (i, op) in [Op::Create, Op::Verify].into_iter().enumerate() {
                     let rate = measure(&store, &conn, &challenges, op, via, concurrency).await;
                     let slot = &mut best[i][usize::from(via == Via::Raw)];

@@ -19,12 +19,7 @@ pub struct RawCall(Call);
 
 impl RawCall {
     pub fn cmd(&self) -> redis::Cmd {
-        let mut cmd = redis::cmd("EVALSHA");
-        cmd.arg(self.0.script.get_hash())
-            .arg(self.0.keys.len())
-            .arg(&self.0.keys)
-            .arg(&self.0.args);
-        cmd
+        self.0.cmd().clone()
     }
 }
 

@@ -6,39 +6,51 @@
 use super::error::Failure;
 use super::phones::PhoneCache;
 use crate::millis;
-use redis::Value;
+use redis::{Cmd, Value};
 use twostep_core::challenge::{Challenge, Purpose};
 use twostep_core::ids::{ChallengeId, UserId};
 use twostep_core::otp::CodeMac;
+use uuid::Uuid;
 
-/// The fields of a stored challenge, in `HSET` order. `sends` is always 1: the contract
-/// stores a new challenge with one send.
-pub(super) fn challenge_fields(c: &Challenge) -> [(&'static str, String); 14] {
-    [
-        ("tenant", c.tenant.to_string()),
-        ("purpose", c.purpose.as_str().to_owned()),
-        ("user", c.user.map(|u| u.to_string()).unwrap_or_default()),
-        (
-            "phone",
-            c.phone
-                .as_ref()
-                .map(|p| p.e164().to_owned())
-                .unwrap_or_default(),
-        ),
-        ("decoy", if c.decoy { "1" } else { "0" }.to_owned()),
-        ("context", c.context.clone()),
-        ("mac", c.code_mac.to_hex()),
-        ("attempts_left", c.attempts_left.to_string()),
-        ("sends", "1".to_owned()),
-        ("max_sends", c.max_sends.to_string()),
-        ("created", millis::from_time(c.created_at).to_string()),
-        ("expires", millis::from_time(c.expires_at).to_string()),
-        ("resend_at", millis::from_time(c.resend_at).to_string()),
-        (
-            "cooldown",
-            millis::from_duration(c.resend_cooldown).to_string(),
-        ),
-    ]
+/// Appends the fields of a stored challenge to `cmd` as `field, value, ...` (`HSET` order),
+/// written straight into the command's buffer. `sends` is always 1: the contract stores a
+/// new challenge with one send.
+pub(super) fn write_challenge_fields(cmd: &mut Cmd, c: &Challenge) {
+    let mut uuid = Uuid::encode_buffer();
+    cmd.arg("tenant")
+        .arg(&*c.tenant.as_uuid().hyphenated().encode_lower(&mut uuid));
+    cmd.arg("purpose").arg(c.purpose.as_str());
+    match c.user {
+        Some(user) => cmd
+            .arg("user")
+            .arg(&*user.as_uuid().hyphenated().encode_lower(&mut uuid)),
+        None => cmd.arg("user").arg(""),
+    };
+    cmd.arg("phone")
+        .arg(c.phone.as_ref().map_or("", |p| p.e164()));
+    cmd.arg("decoy").arg(if c.decoy { "1" } else { "0" });
+    cmd.arg("context").arg(&c.context);
+    cmd.arg("mac").arg(&hex32(c.code_mac.as_bytes())[..]);
+    cmd.arg("attempts_left").arg(c.attempts_left);
+    cmd.arg("sends").arg(1u32);
+    cmd.arg("max_sends").arg(c.max_sends);
+    cmd.arg("created").arg(millis::from_time(c.created_at));
+    cmd.arg("expires").arg(millis::from_time(c.expires_at));
+    cmd.arg("resend_at").arg(millis::from_time(c.resend_at));
+    cmd.arg("cooldown")
+        .arg(millis::from_duration(c.resend_cooldown));
+}
+
+/// Lowercase hex of 32 bytes (a MAC or a token hash), without allocating. The same encoding
+/// as `CodeMac::to_hex`, which `from_hex` reads back.
+pub(super) fn hex32(bytes: &[u8; 32]) -> [u8; 64] {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = [0u8; 64];
+    for (i, b) in bytes.iter().enumerate() {
+        out[2 * i] = DIGITS[usize::from(b >> 4)];
+        out[2 * i + 1] = DIGITS[usize::from(b & 0x0f)];
+    }
+    out
 }
 
 /// A challenge from `field, value, ...` as `HGETALL` lists them.
@@ -197,15 +209,24 @@ mod tests {
     use super::*;
 
     fn flat(c: &Challenge) -> Vec<Value> {
-        challenge_fields(c)
-            .into_iter()
-            .flat_map(|(k, v)| {
-                [
-                    Value::BulkString(k.into()),
-                    Value::BulkString(v.into_bytes()),
-                ]
+        let mut cmd = redis::cmd("HSET");
+        write_challenge_fields(&mut cmd, c);
+        cmd.args_iter()
+            .skip(1)
+            .map(|arg| match arg {
+                redis::Arg::Simple(bytes) => Value::BulkString(bytes.to_vec()),
+                _ => unreachable!(),
             })
             .collect()
+    }
+
+    #[test]
+    fn hex_is_that_of_code_mac() {
+        let mac = CodeMac::unmatchable();
+        assert_eq!(
+            std::str::from_utf8(&hex32(mac.as_bytes())).unwrap(),
+            mac.to_hex()
+        );
     }
 
     #[test]

@@ -107,8 +107,7 @@ impl RedisStore {
     }
 
     async fn eval<T: FromRedisValue>(&self, call: Call) -> Result<T, Failure> {
-        let inv = call.invocation();
-        self.run(|mut conn| async move { inv.invoke_async(&mut conn).await })
+        self.run(|mut conn| async move { call.invoke(&mut conn).await })
             .await
     }
 

@@ -1,27 +1,29 @@
-//! The Lua scripts (one per decision, in `lua/`) and the KEYS and ARGV of each call.
+//! The Lua scripts (one per decision, in `lua/`) and the EVALSHA command of each call.
 //!
-//! A `redis::Script` sends EVALSHA and, on NOSCRIPT (a restarted or failed-over Redis lost
-//! its script cache), loads the script and sends EVALSHA again. On a cluster the load goes
-//! to every primary.
+//! Each call is built once, straight into one command buffer (no intermediate strings), and
+//! sent as EVALSHA; when Redis answers NOSCRIPT (a restarted or failed-over server lost its
+//! script cache) the script is loaded with `redis::Script::load_async` (on a cluster: on
+//! every primary) and the same command is sent again, as `redis::Script::invoke_async` does.
 
 use std::sync::LazyLock;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use redis::{Script, ScriptInvocation};
+use redis::aio::ConnectionLike;
+use redis::{Cmd, ErrorKind, FromRedisValue, RedisResult, Script, ServerErrorKind};
 use twostep_core::challenge::Challenge;
 use twostep_core::ids::ChallengeId;
 use twostep_core::otp::CodeMac;
 use twostep_core::ports::Limit;
 use twostep_core::token::TokenHash;
 
-use super::codec::challenge_fields;
+use super::codec::{hex32, write_challenge_fields};
 use super::keys::Keys;
 use crate::{TTL_MARGIN, millis};
 
 macro_rules! script {
     ($name:ident, $file:literal) => {
-        pub(super) static $name: LazyLock<Script> =
+        static $name: LazyLock<Script> =
             LazyLock::new(|| Script::new(include_str!(concat!("lua/", $file))));
     };
 }
@@ -35,23 +37,49 @@ script!(RECORD_FAILURE, "record_failure.lua");
 script!(PUT_TICKET, "put_ticket.lua");
 script!(TAKE_TICKET, "take_ticket.lua");
 
-/// One script call: the script and its KEYS and ARGV.
+/// One script call: `EVALSHA <sha> <numkeys> KEYS... ARGV...`, and the script to load should
+/// Redis not know it.
 pub(super) struct Call {
-    pub(super) script: &'static Script,
-    pub(super) keys: Vec<String>,
-    pub(super) args: Vec<String>,
+    script: &'static Script,
+    cmd: Cmd,
 }
 
 impl Call {
-    pub(super) fn invocation(&self) -> ScriptInvocation<'static> {
-        let mut inv = self.script.prepare_invoke();
-        for key in &self.keys {
-            inv.key(key);
+    /// Starts `EVALSHA` of `script` with these keys; the caller appends `argc` ARGV of
+    /// about `arg_bytes` bytes in all (sizing the buffer once; a wrong guess only costs a
+    /// reallocation).
+    fn new<K: AsRef<str>>(
+        script: &'static Script,
+        keys: &[K],
+        argc: usize,
+        arg_bytes: usize,
+    ) -> Self {
+        let key_bytes: usize = keys.iter().map(|k| k.as_ref().len()).sum();
+        let mut cmd = Cmd::with_capacity(3 + keys.len() + argc, 7 + 40 + 4 + key_bytes + arg_bytes);
+        cmd.arg("EVALSHA");
+        cmd.arg(script.get_hash()).arg(keys.len());
+        for key in keys {
+            cmd.arg(key.as_ref());
         }
-        for arg in &self.args {
-            inv.arg(arg);
+        Self { script, cmd }
+    }
+
+    pub(super) fn cmd(&self) -> &Cmd {
+        &self.cmd
+    }
+
+    pub(super) async fn invoke<T, C>(&self, conn: &mut C) -> RedisResult<T>
+    where
+        T: FromRedisValue,
+        C: ConnectionLike,
+    {
+        match self.cmd.query_async(conn).await {
+            Err(e) if e.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {
+                self.script.load_async(conn).await?;
+                self.cmd.query_async(conn).await
+            }
+            res => res,
         }
-        inv
     }
 }
 
@@ -60,22 +88,16 @@ fn margin_ms() -> i64 {
 }
 
 pub(super) fn create_challenge(keys: &Keys, c: &Challenge) -> Call {
-    let fields = challenge_fields(c);
-    let mut args = Vec::with_capacity(1 + 2 * fields.len());
-    args.push(
-        millis::from_time(c.expires_at)
-            .saturating_add(margin_ms())
-            .to_string(),
+    let mut call = Call::new(
+        &CREATE_CHALLENGE,
+        &[keys.challenge(c.id)],
+        29,
+        420 + c.context.len(),
     );
-    for (name, value) in fields {
-        args.push(name.to_owned());
-        args.push(value);
-    }
-    Call {
-        script: &CREATE_CHALLENGE,
-        keys: vec![keys.challenge(c.id)],
-        args,
-    }
+    call.cmd
+        .arg(millis::from_time(c.expires_at).saturating_add(margin_ms()));
+    write_challenge_fields(&mut call.cmd, c);
+    call
 }
 
 pub(super) fn verify_challenge(
@@ -84,11 +106,11 @@ pub(super) fn verify_challenge(
     candidate: &CodeMac,
     now: DateTime<Utc>,
 ) -> Call {
-    Call {
-        script: &VERIFY_CHALLENGE,
-        keys: vec![keys.challenge(id)],
-        args: vec![candidate.to_hex(), millis::from_time(now).to_string()],
-    }
+    let mut call = Call::new(&VERIFY_CHALLENGE, &[keys.challenge(id)], 2, 80);
+    call.cmd
+        .arg(&hex32(candidate.as_bytes())[..])
+        .arg(millis::from_time(now));
+    call
 }
 
 pub(super) fn resend_challenge(
@@ -98,24 +120,19 @@ pub(super) fn resend_challenge(
     now: DateTime<Utc>,
     new_expires_at: DateTime<Utc>,
 ) -> Call {
-    Call {
-        script: &RESEND_CHALLENGE,
-        keys: vec![keys.challenge(id)],
-        args: vec![
-            new_mac.to_hex(),
-            millis::from_time(now).to_string(),
-            millis::from_time(new_expires_at).to_string(),
-            margin_ms().to_string(),
-        ],
-    }
+    let mut call = Call::new(&RESEND_CHALLENGE, &[keys.challenge(id)], 4, 110);
+    call.cmd
+        .arg(&hex32(new_mac.as_bytes())[..])
+        .arg(millis::from_time(now))
+        .arg(millis::from_time(new_expires_at))
+        .arg(margin_ms());
+    call
 }
 
 pub(super) fn get_challenge(keys: &Keys, id: ChallengeId, now: DateTime<Utc>) -> Call {
-    Call {
-        script: &GET_CHALLENGE,
-        keys: vec![keys.challenge(id)],
-        args: vec![millis::from_time(now).to_string()],
-    }
+    let mut call = Call::new(&GET_CHALLENGE, &[keys.challenge(id)], 1, 16);
+    call.cmd.arg(millis::from_time(now));
+    call
 }
 
 /// `member` must be unique to this call (a random id): it makes each hit a distinct
@@ -127,27 +144,29 @@ pub(super) fn check_limits(
     now: DateTime<Utc>,
     member: &str,
 ) -> Call {
-    let mut args = Vec::with_capacity(3 + 2 * limits.len());
-    args.push(millis::from_time(now).to_string());
-    args.push(member.to_owned());
-    args.push(margin_ms().to_string());
+    let limit_keys: Vec<String> = limits.iter().map(|l| keys.limit(scope, &l.key)).collect();
+    let mut call = Call::new(
+        &CHECK_LIMITS,
+        &limit_keys,
+        3 + 2 * limits.len(),
+        64 + 24 * limits.len(),
+    );
+    call.cmd
+        .arg(millis::from_time(now))
+        .arg(member)
+        .arg(margin_ms());
     for limit in limits {
-        args.push(limit.max.to_string());
-        args.push(millis::from_duration(limit.window).to_string());
+        call.cmd
+            .arg(limit.max)
+            .arg(millis::from_duration(limit.window));
     }
-    Call {
-        script: &CHECK_LIMITS,
-        keys: limits.iter().map(|l| keys.limit(scope, &l.key)).collect(),
-        args,
-    }
+    call
 }
 
 pub(super) fn record_failure(keys: &Keys, account: &str, window: Duration) -> Call {
-    Call {
-        script: &RECORD_FAILURE,
-        keys: vec![keys.failures(account)],
-        args: vec![millis::from_duration(window).to_string()],
-    }
+    let mut call = Call::new(&RECORD_FAILURE, &[keys.failures(account)], 1, 16);
+    call.cmd.arg(millis::from_duration(window));
+    call
 }
 
 pub(super) fn put_ticket(
@@ -157,21 +176,16 @@ pub(super) fn put_ticket(
     expires_at: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Call {
-    Call {
-        script: &PUT_TICKET,
-        keys: vec![keys.ticket(hash)],
-        args: vec![
-            payload.to_owned(),
-            millis::from_time(expires_at).to_string(),
-            millis::from_time(now).to_string(),
-        ],
-    }
+    let mut call = Call::new(&PUT_TICKET, &[keys.ticket(hash)], 3, 32 + payload.len());
+    call.cmd
+        .arg(payload)
+        .arg(millis::from_time(expires_at))
+        .arg(millis::from_time(now));
+    call
 }
 
 pub(super) fn take_ticket(keys: &Keys, hash: &TokenHash, now: DateTime<Utc>) -> Call {
-    Call {
-        script: &TAKE_TICKET,
-        keys: vec![keys.ticket(hash)],
-        args: vec![millis::from_time(now).to_string()],
-    }
+    let mut call = Call::new(&TAKE_TICKET, &[keys.ticket(hash)], 1, 16);
+    call.cmd.arg(millis::from_time(now));
+    call
 }

@@ -45,7 +45,10 @@ fn rejected(status: u16, code: u32, description: &str) -> Reply {
 #[tokio::test]
 async fn clickatell_posts_json_with_raw_key_and_digits_and_returns_api_message_id() {
     let fake = Fake::start(vec![Reply::json(202, ACCEPTED)]).await;
-    let sent = adapter(&fake.url(), Duration::from_secs(5)).send(&sms()).await.unwrap();
+    let sent = adapter(&fake.url(), Duration::from_secs(5))
+        .send(&sms())
+        .await
+        .unwrap();
     assert_eq!(sent.provider, "clickatell");
     assert_eq!(sent.provider_message_id, "77fb29998253415fa5d0c6fa40f7b3ff");
     let req = fake.only_request();
@@ -64,23 +67,44 @@ async fn clickatell_classifies_each_documented_error() {
     check_errors(
         adapter,
         vec![
-            (error(401, 1, "Invalid or missing Integration API Key"), Permanent(Authentication)),
-            (error(401, 7, "IP lockdown violation"), Permanent(Authentication)),
+            (
+                error(401, 1, "Invalid or missing Integration API Key"),
+                Permanent(Authentication),
+            ),
+            (
+                error(401, 7, "IP lockdown violation"),
+                Permanent(Authentication),
+            ),
             (error(400, 2, "Account is inactive"), Permanent(Other)),
-            (error(402, 20, "Insufficient account balance"), Permanent(InsufficientBalance)),
-            (error(400, 25, "Invalid recipient 31612345678"), Permanent(InvalidNumber)),
+            (
+                error(402, 20, "Insufficient account balance"),
+                Permanent(InsufficientBalance),
+            ),
+            (
+                error(400, 25, "Invalid recipient 31612345678"),
+                Permanent(InvalidNumber),
+            ),
             (error(400, 26, "Recipient opted out"), Permanent(Rejected)),
             (error(400, 43, "Rate limit"), Retryable(None)),
             (
                 error(400, 43, "Rate limit").header("Retry-After", "1"),
                 Retryable(Some(Duration::from_secs(1))),
             ),
-            (error(503, 19, "Temporary system error, please retry"), Retryable(None)),
+            (
+                error(503, 19, "Temporary system error, please retry"),
+                Retryable(None),
+            ),
             (error(500, 18, "Internal error"), Retryable(None)),
             (error(400, 21, "Malformed request"), Permanent(Other)),
             (error(400, 23, "Invalid parameter"), Permanent(Other)),
-            (rejected(207, 25, "Invalid recipient"), Permanent(InvalidNumber)),
-            (rejected(202, 26, "Recipient opted out"), Permanent(Rejected)),
+            (
+                rejected(207, 25, "Invalid recipient"),
+                Permanent(InvalidNumber),
+            ),
+            (
+                rejected(202, 26, "Recipient opted out"),
+                Permanent(Rejected),
+            ),
             (Reply::json(502, "bad gateway"), Retryable(None)),
         ],
     )

@@ -33,13 +33,19 @@ fn error(status: u16, code: &str, description: &str) -> Reply {
 #[tokio::test]
 async fn clickatell_legacy_posts_text_and_to_list_with_bearer_and_x_version() {
     let fake = Fake::start(vec![Reply::json(202, ACCEPTED)]).await;
-    let sent = adapter(&fake.url(), Duration::from_secs(5)).send(&sms()).await.unwrap();
+    let sent = adapter(&fake.url(), Duration::from_secs(5))
+        .send(&sms())
+        .await
+        .unwrap();
     assert_eq!(sent.provider, "clickatell-legacy");
     assert_eq!(sent.provider_message_id, "a55b8f8d56f33440e993aa614c68bf8b");
     let req = fake.only_request();
     assert_eq!(req.method, "POST");
     assert_eq!(req.path, "/rest/message");
-    assert_eq!(req.header("authorization"), Some(format!("Bearer {TOKEN}").as_str()));
+    assert_eq!(
+        req.header("authorization"),
+        Some(format!("Bearer {TOKEN}").as_str())
+    );
     assert_eq!(req.header("x-version"), Some("1"));
     assert_eq!(req.header("accept"), Some("application/json"));
     assert_eq!(req.header("content-type"), Some("application/json"));

@@ -14,7 +14,8 @@ use crate::fakes::{Fake, Reply, closed_port_url};
 pub const NUMBER: &str = "+31612345678";
 pub const DIGITS: &str = "31612345678";
 pub const CODE: &str = "482913";
-pub const TEXT: &str = "Your Acme code: 482913. Valid for 5 minutes. Do not share this code with anyone.";
+pub const TEXT: &str =
+    "Your Acme code: 482913. Valid for 5 minutes. Do not share this code with anyone.";
 
 /// Builds an adapter pointed at `base_url` with a per-request `timeout`.
 pub type Make = fn(&str, Duration) -> Arc<dyn SmsSender>;
@@ -75,7 +76,10 @@ pub fn assert_class(err: &SendError, expect: Expect, context: &str) {
     }
     let reason = err.to_string();
     for secret in [TEXT, CODE, NUMBER, DIGITS] {
-        assert!(!reason.contains(secret), "{context}: reason leaks {secret:?}: {reason}");
+        assert!(
+            !reason.contains(secret),
+            "{context}: reason leaks {secret:?}: {reason}"
+        );
     }
 }
 

@@ -41,7 +41,10 @@ fn error(status: u16, code: u32, message: &str) -> Reply {
 #[tokio::test]
 async fn twilio_posts_form_with_basic_auth_and_e164_plus_and_returns_the_sid() {
     let fake = Fake::start(vec![Reply::json(201, CREATED)]).await;
-    let sent = adapter(&fake.url(), Duration::from_secs(5)).send(&sms()).await.unwrap();
+    let sent = adapter(&fake.url(), Duration::from_secs(5))
+        .send(&sms())
+        .await
+        .unwrap();
     assert_eq!(
         sent,
         SentSms {
@@ -51,12 +54,21 @@ async fn twilio_posts_form_with_basic_auth_and_e164_plus_and_returns_the_sid() {
     );
     let req = fake.only_request();
     assert_eq!(req.method, "POST");
-    assert_eq!(req.path, format!("/2010-04-01/Accounts/{ACCOUNT}/Messages.json"));
+    assert_eq!(
+        req.path,
+        format!("/2010-04-01/Accounts/{ACCOUNT}/Messages.json")
+    );
     assert_eq!(req.basic_auth(), (ACCOUNT.to_owned(), TOKEN.to_owned()));
-    assert_eq!(req.header("content-type"), Some("application/x-www-form-urlencoded"));
+    assert_eq!(
+        req.header("content-type"),
+        Some("application/x-www-form-urlencoded")
+    );
     let form = req.form();
     let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    assert_eq!(form, [("To", NUMBER), ("Body", TEXT), ("From", "+15005550006")]);
+    assert_eq!(
+        form,
+        [("To", NUMBER), ("Body", TEXT), ("From", "+15005550006")]
+    );
 }
 
 #[tokio::test]
@@ -68,7 +80,10 @@ async fn twilio_uses_messaging_service_api_key_and_status_callback_when_configur
     c.status_callback = Some("https://twostep.example/receipts/twilio".to_owned());
     TwilioSms::new(http(), c).send(&sms()).await.unwrap();
     let req = fake.only_request();
-    assert_eq!(req.path, format!("/2010-04-01/Accounts/{ACCOUNT}/Messages.json"));
+    assert_eq!(
+        req.path,
+        format!("/2010-04-01/Accounts/{ACCOUNT}/Messages.json")
+    );
     assert_eq!(req.basic_auth(), ("SK0123".to_owned(), TOKEN.to_owned()));
     let form = req.form();
     assert!(form.contains(&("MessagingServiceSid".to_owned(), "MG0123".to_owned())));
@@ -82,8 +97,14 @@ async fn twilio_uses_messaging_service_api_key_and_status_callback_when_configur
 #[tokio::test]
 async fn twilio_accepts_any_2xx() {
     let fake = Fake::start(vec![Reply::json(200, CREATED)]).await;
-    let sent = adapter(&fake.url(), Duration::from_secs(5)).send(&sms()).await.unwrap();
-    assert_eq!(sent.provider_message_id, "SM1f0e8ae6ade43cb3c0ce4525424e404f");
+    let sent = adapter(&fake.url(), Duration::from_secs(5))
+        .send(&sms())
+        .await
+        .unwrap();
+    assert_eq!(
+        sent.provider_message_id,
+        "SM1f0e8ae6ade43cb3c0ce4525424e404f"
+    );
 }
 
 #[tokio::test]
@@ -93,7 +114,11 @@ async fn twilio_classifies_each_documented_error() {
         vec![
             (error(401, 20003, "Authenticate"), Permanent(Authentication)),
             (
-                error(400, 21211, "The 'To' number +31612345678 is not a valid phone number."),
+                error(
+                    400,
+                    21211,
+                    "The 'To' number +31612345678 is not a valid phone number.",
+                ),
                 Permanent(InvalidNumber),
             ),
             (
@@ -104,7 +129,10 @@ async fn twilio_classifies_each_documented_error() {
                 error(400, 21610, "Attempt to send to unsubscribed recipient"),
                 Permanent(Rejected),
             ),
-            (error(403, 30002, "Account suspended"), Permanent(InsufficientBalance)),
+            (
+                error(403, 30002, "Account suspended"),
+                Permanent(InsufficientBalance),
+            ),
             (
                 error(429, 20429, "Too Many Requests").header("Retry-After", "3"),
                 Retryable(Some(Duration::from_secs(3))),
@@ -112,7 +140,10 @@ async fn twilio_classifies_each_documented_error() {
             (error(429, 20429, "Too Many Requests"), Retryable(None)),
             (Reply::json(503, ""), Retryable(None)),
             (error(500, 20500, "Internal Server Error"), Retryable(None)),
-            (error(400, 21602, "Message body is required."), Permanent(Other)),
+            (
+                error(400, 21602, "Message body is required."),
+                Permanent(Other),
+            ),
         ],
     )
     .await;

@@ -51,10 +51,16 @@ async fn verify_start_posts_to_and_channel_sms_with_basic_auth_and_returns_the_s
     assert_eq!(req.method, "POST");
     assert_eq!(req.path, format!("/v2/Services/{SERVICE}/Verifications"));
     assert_eq!(req.basic_auth(), (ACCOUNT.to_owned(), TOKEN.to_owned()));
-    assert_eq!(req.header("content-type"), Some("application/x-www-form-urlencoded"));
+    assert_eq!(
+        req.header("content-type"),
+        Some("application/x-www-form-urlencoded")
+    );
     assert_eq!(
         req.form(),
-        [("To".to_owned(), NUMBER.to_owned()), ("Channel".to_owned(), "sms".to_owned())]
+        [
+            ("To".to_owned(), NUMBER.to_owned()),
+            ("Channel".to_owned(), "sms".to_owned())
+        ]
     );
 }
 
@@ -70,17 +76,26 @@ async fn verify_start_accepts_200_as_well_as_201() {
 
 #[tokio::test]
 async fn verify_check_is_true_only_for_approved_and_a_wrong_code_is_not_an_error() {
-    let approved = PENDING.replace(r#""status":"pending","valid":false"#, r#""status":"approved","valid":true"#);
+    let approved = PENDING.replace(
+        r#""status":"pending","valid":false"#,
+        r#""status":"approved","valid":true"#,
+    );
     let fake = Fake::start(vec![Reply::json(200, &approved), Reply::json(200, PENDING)]).await;
     let v = verify(&fake.url(), Duration::from_secs(5));
     assert!(v.check(&to(), &code()).await.unwrap());
     assert!(!v.check(&to(), &code()).await.unwrap());
     let req = &fake.requests()[0];
-    assert_eq!(req.path, format!("/v2/Services/{SERVICE}/VerificationCheck"));
+    assert_eq!(
+        req.path,
+        format!("/v2/Services/{SERVICE}/VerificationCheck")
+    );
     assert_eq!(req.basic_auth(), (ACCOUNT.to_owned(), TOKEN.to_owned()));
     assert_eq!(
         req.form(),
-        [("To".to_owned(), NUMBER.to_owned()), ("Code".to_owned(), CODE.to_owned())]
+        [
+            ("To".to_owned(), NUMBER.to_owned()),
+            ("Code".to_owned(), CODE.to_owned())
+        ]
     );
 }
 
@@ -106,26 +121,62 @@ async fn verify_classifies_each_documented_error() {
             v.check(&to(), &code()).await.unwrap_err()
         };
         let text = err.to_string();
-        assert!(!text.contains(CODE) && !text.contains("31612345678"), "{text}");
+        assert!(
+            !text.contains(CODE) && !text.contains("31612345678"),
+            "{text}"
+        );
         got.push(err);
     }
-    assert!(matches!(got[0], VerifyError::InvalidNumber(_)), "{:?}", got[0]);
-    assert!(matches!(got[1], VerifyError::TooManyAttempts(_)), "{:?}", got[1]);
-    assert!(matches!(got[2], VerifyError::TooManyAttempts(_)), "{:?}", got[2]);
-    assert!(matches!(got[3], VerifyError::NoPendingVerification(_)), "{:?}", got[3]);
-    assert!(matches!(got[4], VerifyError::Authentication(_)), "{:?}", got[4]);
+    assert!(
+        matches!(got[0], VerifyError::InvalidNumber(_)),
+        "{:?}",
+        got[0]
+    );
+    assert!(
+        matches!(got[1], VerifyError::TooManyAttempts(_)),
+        "{:?}",
+        got[1]
+    );
+    assert!(
+        matches!(got[2], VerifyError::TooManyAttempts(_)),
+        "{:?}",
+        got[2]
+    );
+    assert!(
+        matches!(got[3], VerifyError::NoPendingVerification(_)),
+        "{:?}",
+        got[3]
+    );
+    assert!(
+        matches!(got[4], VerifyError::Authentication(_)),
+        "{:?}",
+        got[4]
+    );
     assert!(
         matches!(got[5], VerifyError::Retryable { retry_after: Some(d), .. } if d == Duration::from_secs(2)),
         "{:?}",
         got[5]
     );
-    assert!(matches!(got[6], VerifyError::Retryable { retry_after: None, .. }), "{:?}", got[6]);
+    assert!(
+        matches!(
+            got[6],
+            VerifyError::Retryable {
+                retry_after: None,
+                ..
+            }
+        ),
+        "{:?}",
+        got[6]
+    );
     assert!(matches!(got[7], VerifyError::Other(_)), "{:?}", got[7]);
 }
 
 #[tokio::test]
 async fn verify_timeout_and_refused_connection_are_retryable() {
-    let fake = Fake::start(vec![Reply::json(201, PENDING).delayed(Duration::from_secs(3))]).await;
+    let fake = Fake::start(vec![
+        Reply::json(201, PENDING).delayed(Duration::from_secs(3)),
+    ])
+    .await;
     let err = verify(&fake.url(), Duration::from_millis(200))
         .start_verification(&to())
         .await

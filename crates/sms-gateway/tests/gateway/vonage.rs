@@ -24,24 +24,33 @@ fn adapter(base: &str, timeout: Duration) -> Arc<dyn SmsSender> {
 fn status(code: &str, text: &str) -> Reply {
     Reply::json(
         200,
-        &json!({"message-count": "1", "messages": [{"status": code, "error-text": text}]}).to_string(),
+        &json!({"message-count": "1", "messages": [{"status": code, "error-text": text}]})
+            .to_string(),
     )
 }
 
 fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
-    list.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    list.iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
 }
 
 #[tokio::test]
 async fn vonage_posts_form_with_key_secret_and_digits_and_returns_message_id() {
     let fake = Fake::start(vec![Reply::json(200, SUCCESS)]).await;
-    let sent = adapter(&fake.url(), Duration::from_secs(5)).send(&sms()).await.unwrap();
+    let sent = adapter(&fake.url(), Duration::from_secs(5))
+        .send(&sms())
+        .await
+        .unwrap();
     assert_eq!(sent.provider, "vonage");
     assert_eq!(sent.provider_message_id, "0C000000217B7F02");
     let req = fake.only_request();
     assert_eq!(req.method, "POST");
     assert_eq!(req.path, "/sms/json");
-    assert_eq!(req.header("content-type"), Some("application/x-www-form-urlencoded"));
+    assert_eq!(
+        req.header("content-type"),
+        Some("application/x-www-form-urlencoded")
+    );
     assert_eq!(
         req.form(),
         pairs(&[
@@ -63,7 +72,10 @@ async fn vonage_marks_non_gsm_text_as_unicode() {
         .await
         .unwrap();
     let form = fake.only_request().form();
-    assert!(form.contains(&("type".to_owned(), "unicode".to_owned())), "{form:?}");
+    assert!(
+        form.contains(&("type".to_owned(), "unicode".to_owned())),
+        "{form:?}"
+    );
     assert!(form.contains(&("text".to_owned(), text.to_owned())));
 }
 
@@ -77,11 +89,26 @@ async fn vonage_classifies_each_status_inside_http_200() {
             (status("10", "Too many existing binds"), Retryable(None)),
             (status("4", "Bad Credentials"), Permanent(Authentication)),
             (status("14", "Invalid Signature"), Permanent(Authentication)),
-            (status("9", "Quota Exceeded - rejected"), Permanent(InsufficientBalance)),
-            (status("6", "Unroutable message - rejected"), Permanent(InvalidNumber)),
-            (status("33", "Number de-activated"), Permanent(InvalidNumber)),
-            (status("7", "Number barred 31612345678"), Permanent(Rejected)),
-            (status("29", "Non-Whitelisted Destination"), Permanent(Other)),
+            (
+                status("9", "Quota Exceeded - rejected"),
+                Permanent(InsufficientBalance),
+            ),
+            (
+                status("6", "Unroutable message - rejected"),
+                Permanent(InvalidNumber),
+            ),
+            (
+                status("33", "Number de-activated"),
+                Permanent(InvalidNumber),
+            ),
+            (
+                status("7", "Number barred 31612345678"),
+                Permanent(Rejected),
+            ),
+            (
+                status("29", "Non-Whitelisted Destination"),
+                Permanent(Other),
+            ),
             (status("2", "Missing to param"), Permanent(Other)),
             (status("8", "Account barred"), Permanent(Other)),
         ],
@@ -101,7 +128,10 @@ async fn vonage_classifies_http_errors_by_status() {
         adapter,
         vec![
             (Reply::json(401, ""), Permanent(Authentication)),
-            (Reply::json(429, "").header("Retry-After", "2"), Retryable(Some(Duration::from_secs(2)))),
+            (
+                Reply::json(429, "").header("Retry-After", "2"),
+                Retryable(Some(Duration::from_secs(2))),
+            ),
             (Reply::json(500, ""), Retryable(None)),
             (Reply::json(200, "not json"), Permanent(Other)),
         ],

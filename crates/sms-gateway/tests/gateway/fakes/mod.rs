@@ -93,7 +93,9 @@ impl Recorded {
 
     /// The `Authorization: Basic` user and password.
     pub fn basic_auth(&self) -> (String, String) {
-        let value = self.header("authorization").expect("an Authorization header");
+        let value = self
+            .header("authorization")
+            .expect("an Authorization header");
         let encoded = value.strip_prefix("Basic ").expect("the Basic scheme");
         let decoded = base64::engine::general_purpose::STANDARD
             .decode(encoded)
@@ -176,7 +178,11 @@ async fn answer(
     script: &Mutex<VecDeque<Reply>>,
 ) -> Response<Full<Bytes>> {
     let (parts, body) = req.into_parts();
-    let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    let body = body
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
     recorded.lock().unwrap().push(Recorded {
         method: parts.method.to_string(),
         path: parts.uri.path().to_owned(),
