@@ -4,6 +4,7 @@
 
 mod account;
 mod admin;
+mod backup_codes;
 mod bad_input;
 mod helpers;
 mod operations;

@@ -6,6 +6,7 @@ pub mod account;
 pub mod admin;
 pub mod audit;
 pub mod backup_codes;
+pub mod backup_login;
 pub mod codes;
 pub mod login;
 pub mod password_login;

@@ -20,6 +20,13 @@ pub fn registration_attempt_notice(app_name: &str) -> SmsText {
     ))
 }
 
+/// To the user after a backup code was used to log in (R27). No code, no link.
+pub fn backup_code_used_notice(app_name: &str, remaining: usize) -> SmsText {
+    SmsText::new(format!(
+        "A backup code was used to log in to your {app_name} account; {remaining} left. If this was not you, contact support."
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

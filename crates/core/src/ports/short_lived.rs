@@ -120,6 +120,10 @@ pub trait ShortLivedStore: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> Result<VerifyOutcome, StoreError>;
 
+    /// Deletes a challenge, so no code can complete it any more (for example after the
+    /// second factor was given with a backup code instead). Returns whether it existed.
+    async fn delete_challenge(&self, id: ChallengeId) -> Result<bool, StoreError>;
+
     /// Reads a live challenge without changing it.
     async fn get_challenge(
         &self,

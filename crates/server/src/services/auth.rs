@@ -1,6 +1,7 @@
 //! `twostep.v1.AuthService`.
 
 use tonic::{Request, Response, Status};
+use twostep_core::flows::backup_login;
 use twostep_core::flows::password_login::{self, LoginStep};
 use twostep_core::flows::registration::{self, Completion, EmailRegistration, RegistrationStart};
 use twostep_core::flows::sessions::RevokeTarget;
@@ -13,7 +14,7 @@ use twostep_proto::v1::auth_service_server::AuthService;
 
 use crate::caller;
 use crate::convert;
-use crate::error::{IntoStatus, invalid_argument, missing, unimplemented};
+use crate::error::{IntoStatus, invalid_argument, missing};
 use crate::state::AppState;
 
 pub struct AuthApi {
@@ -141,9 +142,41 @@ impl AuthService for AuthApi {
 
     async fn use_backup_code(
         &self,
-        _: Request<pb::UseBackupCodeRequest>,
+        request: Request<pb::UseBackupCodeRequest>,
     ) -> Result<Response<pb::UseBackupCodeResponse>, Status> {
-        Err(unimplemented("UseBackupCode"))
+        let tenant = caller::tenant(&self.state, &request).await?;
+        let req = request.get_ref();
+        let client = convert::client_info(req.client.as_ref())?;
+        let challenge: ChallengeId = convert::required_id("challenge_id", &req.challenge_id)?;
+        if req.backup_code.trim().is_empty() {
+            return Err(missing("backup_code"));
+        }
+        convert::bounded("backup_code", &req.backup_code, 64)?;
+        let (verified, remaining) = backup_login::use_backup_code(
+            &self.state.deps,
+            tenant,
+            challenge,
+            &req.backup_code,
+            &client,
+        )
+        .await
+        .into_status()?;
+        use pb::use_backup_code_response::Result as R;
+        let result = match verified {
+            Verified::Session(issued) => R::Session(convert::session(&issued)),
+            Verified::PasswordChangeRequired(token, ttl) => {
+                R::PasswordChangeRequired(convert::ticket(&token, ttl))
+            }
+            Verified::RegistrationTicket(..) | Verified::PhoneVerified(_) => {
+                return Err(crate::error::to_status(twostep_core::CoreError::Internal(
+                    "a backup code finished something other than a login".into(),
+                )));
+            }
+        };
+        Ok(Response::new(pb::UseBackupCodeResponse {
+            result: Some(result),
+            remaining_backup_codes: u32::try_from(remaining).unwrap_or(u32::MAX),
+        }))
     }
 
     async fn start_registration(

@@ -108,6 +108,10 @@ impl ShortLivedStore for MemoryStore {
         Ok(self.state(now).get(id, millis::from_time(now)))
     }
 
+    async fn delete_challenge(&self, id: ChallengeId) -> Result<bool, StoreError> {
+        Ok(self.state(self.clock.now()).delete_challenge(id))
+    }
+
     async fn check_limits(
         &self,
         scope: &str,

@@ -194,6 +194,10 @@ impl State {
             .map_or(0, |f| f.count)
     }
 
+    pub(super) fn delete_challenge(&mut self, id: ChallengeId) -> bool {
+        self.challenges.remove(&id).is_some()
+    }
+
     pub(super) fn clear_failures(&mut self, account: &str) {
         self.failures.remove(account);
     }

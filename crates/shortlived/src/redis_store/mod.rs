@@ -220,6 +220,14 @@ impl ShortLivedStore for RedisStore {
             .map_err(Failure::into_store_error)
     }
 
+    async fn delete_challenge(&self, id: ChallengeId) -> Result<bool, StoreError> {
+        // One key: a plain DEL is atomic; no script needed.
+        let mut cmd = redis::cmd("DEL");
+        cmd.arg(self.inner.keys.challenge(id));
+        let deleted: i64 = self.query(cmd).await.map_err(Failure::into_store_error)?;
+        Ok(deleted > 0)
+    }
+
     async fn check_limits(
         &self,
         scope: &str,
