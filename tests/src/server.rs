@@ -294,17 +294,17 @@ async fn collect(
 ) {
     let mut addr_tx = Some(addr_tx);
     while let Ok(Some(line)) = lines.next_line().await {
-        if addr_tx.is_some() && line.contains("twostepd listening") {
-            if let Some(addr) = line
+        if addr_tx.is_some()
+            && line.contains("twostepd listening")
+            && let Some(addr) = line
                 .split("addr=")
                 .nth(1)
                 .and_then(|s| s.split_whitespace().next())
-            {
-                let _ = addr_tx
-                    .take()
-                    .unwrap()
-                    .send(addr.trim_matches('"').to_owned());
-            }
+        {
+            let _ = addr_tx
+                .take()
+                .unwrap()
+                .send(addr.trim_matches('"').to_owned());
         }
         if std::env::var_os("TEST_LOG").is_some() {
             eprintln!("[twostepd] {line}");

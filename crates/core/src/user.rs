@@ -73,5 +73,7 @@ pub struct NewUser {
     pub phone_verified_at: Option<DateTime<Utc>>,
     pub two_step_enabled: bool,
     pub role: Role,
+    /// The first login must change the password (an admin created the account with one).
+    pub must_change_password: bool,
     pub created_at: DateTime<Utc>,
 }

@@ -226,7 +226,6 @@ pub fn policy(p: &Policy) -> pb::TenantPolicy {
             admin_idle_timeout: Some(duration(p.session.admin_idle_timeout)),
             admin_absolute_lifetime: Some(duration(p.session.admin_absolute_lifetime)),
         }),
-        ..Default::default()
     }
 }
 
@@ -244,8 +243,8 @@ fn mode_from(field: &str, value: i32, default: TwoStepMode) -> Result<TwoStepMod
 /// durations) take the default; booleans are taken as given. Bounds are checked by the flow.
 pub fn policy_from(p: &pb::TenantPolicy) -> Result<Policy, Status> {
     let d = Policy::default();
-    let code = p.code.clone().unwrap_or_default();
-    let sess = p.session.clone().unwrap_or_default();
+    let code = p.code.unwrap_or_default();
+    let sess = p.session.unwrap_or_default();
     let dur = |field: &str, v: &Option<prost_types::Duration>, default: Duration| match v {
         Some(v) => from_duration(field, v),
         None => Ok(default),

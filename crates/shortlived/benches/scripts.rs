@@ -28,10 +28,12 @@ use twostep_core::phone::PhoneNumber;
 use twostep_core::ports::{ShortLivedStore, VerifyOutcome};
 use twostep_shortlived::{RedisConfig, RedisStore, bench};
 
-/// Operations per measured run (`TWOSTEP_BENCH_OPS` overrides); each run takes one to a
-/// few seconds on a local Redis.
-const OPS: usize = 60_000;
-const ROUNDS: usize = 5;
+/// Operations per run (`TWOSTEP_BENCH_OPS` overrides) and runs per figure. Each pair is a
+/// raw run and an adapter run back to back (alternating which goes first); the ratio is the
+/// median of the pairs' ratios, so load from other processes on the machine, which drifts
+/// slowly, mostly cancels out.
+const OPS: usize = 10_000;
+const PAIRS: usize = 15;
 
 #[derive(Clone, Copy, PartialEq)]
 enum Op {
@@ -66,9 +68,9 @@ async fn run(url: String) {
         command_timeout: Duration::from_secs(5),
     };
     let store = Arc::new(RedisStore::connect(config).await.unwrap());
-    // Loads both scripts into Redis, so raw EVALSHA finds them.
     // Parsed once: libphonenumber is slow, and the fixtures are not what is measured.
     let phone = PhoneNumber::from_e164("+14155550100").unwrap();
+    // Loads both scripts into Redis, so raw EVALSHA finds them.
     let c = challenge(&phone);
     store.create_challenge(&c).await.unwrap();
     store
@@ -76,43 +78,64 @@ async fn run(url: String) {
         .await
         .unwrap();
     let conn = bench::connection(&store).await.unwrap();
-
     let ops = std::env::var("TWOSTEP_BENCH_OPS")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(OPS);
-    println!("{ops} ops per run, best of {ROUNDS} rounds, ops/s");
+
+    println!("{ops} ops per run, {PAIRS} raw/adapter pairs per row, medians");
     println!(
-        "{:<8} {:>5} {:>12} {:>12} {:>7}",
-        "script", "conc", "adapter", "raw EVALSHA", "ratio"
+        "{:<8} {:>5} {:>14} {:>14} {:>7} {:>13}",
+        "script", "conc", "adapter ops/s", "raw ops/s", "ratio", "ratio range"
     );
     for concurrency in [16, 64] {
-        let mut best = [[0f64; 2]; 2];
-        for round in 0..ROUNDS {
-            // Alternate which goes first, so that neither always meets a warmer Redis.
-            let order = if round % 2 == 0 {
+        // [op][via] -> ops/s of each run; [op] -> ratio of each pair.
+        let mut rates = [[Vec::new(), Vec::new()], [Vec::new(), Vec::new()]];
+        let mut ratios = [Vec::new(), Vec::new()];
+        for pair in 0..PAIRS {
+            let order = if pair % 2 == 0 {
                 [Via::Raw, Via::Adapter]
             } else {
                 [Via::Adapter, Via::Raw]
             };
+            let mut this = [[0f64; 2]; 2];
             for via in order {
                 let challenges: Arc<Vec<Challenge>> =
                     Arc::new((0..ops).map(|_| challenge(&phone)).collect());
                 for (i, op) in [Op::Create, Op::Verify].into_iter().enumerate() {
                     let rate = measure(&store, &conn, &challenges, op, via, concurrency).await;
-                    let slot = &mut best[i][usize::from(via == Via::Raw)];
-                    *slot = slot.max(rate);
+                    this[i][usize::from(via == Via::Raw)] = rate;
+                    rates[i][usize::from(via == Via::Raw)].push(rate);
                 }
+            }
+            for i in 0..2 {
+                ratios[i].push(this[i][0] / this[i][1]);
             }
         }
         for (i, name) in ["create", "verify"].into_iter().enumerate() {
-            let [adapter, raw] = best[i];
+            let (lo, hi) = (min(&ratios[i]), max(&ratios[i]));
             println!(
-                "{name:<8} {concurrency:>5} {adapter:>12.0} {raw:>12.0} {:>7.2}",
-                adapter / raw
+                "{name:<8} {concurrency:>5} {:>14.0} {:>14.0} {:>7.2} {:>13}",
+                median(&mut rates[i][0]),
+                median(&mut rates[i][1]),
+                median(&mut ratios[i]),
+                format!("{lo:.2}-{hi:.2}"),
             );
         }
     }
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn min(v: &[f64]) -> f64 {
+    v.iter().copied().fold(f64::INFINITY, f64::min)
+}
+
+fn max(v: &[f64]) -> f64 {
+    v.iter().copied().fold(0.0, f64::max)
 }
 
 /// Runs `op` once for every challenge with `concurrency` callers; returns ops/s.

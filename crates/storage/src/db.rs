@@ -20,7 +20,9 @@ use twostep_core::ports::RepoError;
 use crate::error::{Sanitised, StorageError, repo_err};
 use crate::migration::Migrator;
 use crate::redact::{redact_url, scrub};
-use crate::repo::{SqlAuditLog, SqlBackupCodeRepo, SqlSessionRepo, SqlTenantRepo, SqlUserRepo};
+use crate::repo::{
+    SqlAuditLog, SqlBackupCodeRepo, SqlOutboxRepo, SqlSessionRepo, SqlTenantRepo, SqlUserRepo,
+};
 
 /// Pool settings. The defaults suit one `twostepd` process.
 #[derive(Debug, Clone)]
@@ -131,6 +133,11 @@ impl Database {
 
     pub fn audit(&self) -> SqlAuditLog {
         SqlAuditLog::new(self.conn.clone())
+    }
+
+    /// The durable SMS outbox's rows (`OutboxRepo`).
+    pub fn outbox(&self) -> SqlOutboxRepo {
+        SqlOutboxRepo::new(self.conn.clone())
     }
 
     /// The sea-orm connection, for migrations and queries that live outside the repositories

@@ -2,8 +2,9 @@
 //!
 //! [`Database::connect`] opens a pool, [`Database::migrate`] brings the schema up to date,
 //! and [`Database::tenants`], [`Database::users`], [`Database::sessions`],
-//! [`Database::backup_codes`] and [`Database::audit`] hand out the implementations of the core
-//! ports `TenantRepo`, `UserRepo`, `SessionRepo`, `BackupCodeRepo` and `AuditLog`. Rows never
+//! [`Database::backup_codes`], [`Database::audit`] and [`Database::outbox`] hand out the
+//! implementations of the core ports `TenantRepo`, `UserRepo`, `SessionRepo`, `BackupCodeRepo`,
+//! `AuditLog` and `OutboxRepo`. Rows never
 //! leave this crate: repositories convert them to core types, and database errors to
 //! `RepoError` (unique violations to `Conflict` naming the field, unreachable databases to
 //! `Unavailable`).
@@ -20,4 +21,6 @@ mod repo;
 
 pub use db::{Database, DbOptions, Engine};
 pub use error::StorageError;
-pub use repo::{SqlAuditLog, SqlBackupCodeRepo, SqlSessionRepo, SqlTenantRepo, SqlUserRepo};
+pub use repo::{
+    SqlAuditLog, SqlBackupCodeRepo, SqlOutboxRepo, SqlSessionRepo, SqlTenantRepo, SqlUserRepo,
+};

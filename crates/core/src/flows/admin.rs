@@ -319,14 +319,10 @@ pub async fn create_user(
         phone_verified_at: input.phone_verified.then_some(now),
         two_step_enabled: input.two_step_enabled,
         role: input.role,
+        must_change_password: input.must_change_password,
         created_at: now,
     };
-    let mut user = deps.users.create(&new).await?;
-    if input.must_change_password {
-        // `NewUser` has no such field; set it before anyone can log in with the password.
-        user.must_change_password = true;
-        save(deps, &mut user).await?;
-    }
+    let user = deps.users.create(&new).await?;
     tracing::info!(tenant = %tenant.id, user = %user.id, "user created");
     let mut event = Event::new(AuditKind::UserCreated)
         .user(user.id)

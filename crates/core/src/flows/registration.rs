@@ -309,6 +309,7 @@ async fn create(
             && tenant.policy.two_step_customers == TwoStepMode::Required,
         phone: verified_phone,
         role: Role::Customer,
+        must_change_password: false,
         created_at: now,
     };
     match deps.users.create(&new).await {

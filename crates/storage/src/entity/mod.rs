@@ -6,5 +6,6 @@
 pub(crate) mod audit_event;
 pub(crate) mod backup_code;
 pub(crate) mod session;
+pub(crate) mod sms_outbox;
 pub(crate) mod tenant;
 pub(crate) mod user;

@@ -11,6 +11,7 @@ use sea_orm_migration::{MigrationTrait, MigratorTrait};
 
 mod m0001_initial;
 mod m0002_backup_codes_and_audit;
+mod m0003_sms_outbox;
 
 /// The migrations of twostep, oldest first.
 pub(crate) struct Migrator;
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m0001_initial::Migration),
             Box::new(m0002_backup_codes_and_audit::Migration),
+            Box::new(m0003_sms_outbox::Migration),
         ]
     }
 }

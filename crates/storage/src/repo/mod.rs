@@ -4,6 +4,7 @@
 
 mod audit;
 mod backup_code;
+mod outbox;
 mod session;
 mod tenant;
 mod user;
@@ -12,6 +13,7 @@ use chrono::{DateTime, SubsecRound, Utc};
 
 pub use audit::SqlAuditLog;
 pub use backup_code::SqlBackupCodeRepo;
+pub use outbox::SqlOutboxRepo;
 pub use session::SqlSessionRepo;
 pub use tenant::SqlTenantRepo;
 pub use user::SqlUserRepo;

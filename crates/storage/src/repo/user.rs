@@ -45,7 +45,7 @@ impl UserRepo for SqlUserRepo {
             phone_verified_at: user.phone_verified_at.map(db_time),
             two_step_enabled: user.two_step_enabled,
             role: user.role.as_str().to_owned(),
-            must_change_password: false,
+            must_change_password: user.must_change_password,
             locked_at: None,
             created_at,
             updated_at: created_at,

@@ -45,6 +45,7 @@ pub fn new_user(tenant: TenantId, email_addr: Option<&str>, phone_e164: Option<&
         phone_verified_at: None,
         two_step_enabled: false,
         role: Role::Customer,
+        must_change_password: false,
         created_at: now(),
     }
 }

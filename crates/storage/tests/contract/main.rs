@@ -42,6 +42,7 @@ mod backup_codes;
 mod database;
 mod fixtures;
 mod harness;
+mod outbox;
 mod sessions;
 mod tenants;
 mod users;

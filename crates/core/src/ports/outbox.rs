@@ -1,0 +1,248 @@
+//! The durable SMS outbox: one row per message, committed before the RPC that wants the
+//! message answers, and sent afterwards by a worker (issue 5, item 5).
+//!
+//! This port is the rows only. The `SmsOutbox` adapter in `sms-gateway` seals each message
+//! (number and text, encrypted with the outbox key) into an opaque `body` before it gets
+//! here, so the repository never sees a code and a database dump never holds one.
+//!
+//! A row's life:
+//!
+//! ```text
+//!  enqueue ──▶ queued ──claim──▶ sending ──▶ sent ──receipt──▶ delivered
+//!                ▲                  │  │
+//!                └──retry / lease ──┘  └──▶ failed (permanent error)
+//!  queued, or sending with its lease run out, past expires_at ──▶ expired
+//! ```
+//!
+//! `sent`, `delivered`, `failed` and `expired` are final, and their body is erased.
+//!
+//! **Contract** (the storage contract suite checks it on SQLite and PostgreSQL):
+//! - `claim` is atomic across processes: of concurrent claims (other instances included),
+//!   each row goes to at most one caller, and a claimed row is not claimed again until it is
+//!   finished or its lease runs out;
+//! - a row whose `expires_at` has passed is never claimed;
+//! - `finish` and `extend_lease` change a row only while it is still `sending` under the
+//!   caller's claim token, so a worker that lost its lease (it was too slow, the row was
+//!   requeued and claimed elsewhere) cannot overwrite the new holder's result;
+//! - absent is `Ok(None)`/`false`, an unreachable database is `RepoError::Unavailable`.
+
+use std::fmt;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::challenge::Purpose;
+use crate::ids::TenantId;
+use crate::ports::RepoError;
+
+/// Where a row is in its life; see the module docs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OutboxStatus {
+    /// Waiting for a worker (first try or a retry), from `next_attempt_at` on.
+    Queued,
+    /// Claimed by a worker until `lease_until`.
+    Sending,
+    /// A provider accepted it.
+    Sent,
+    /// A delivery receipt said it arrived.
+    Delivered,
+    /// A permanent error: no provider will take it.
+    Failed,
+    /// Its code expired before a provider accepted it; it is never sent.
+    Expired,
+}
+
+impl OutboxStatus {
+    pub const ALL: [OutboxStatus; 6] = [
+        OutboxStatus::Queued,
+        OutboxStatus::Sending,
+        OutboxStatus::Sent,
+        OutboxStatus::Delivered,
+        OutboxStatus::Failed,
+        OutboxStatus::Expired,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutboxStatus::Queued => "queued",
+            OutboxStatus::Sending => "sending",
+            OutboxStatus::Sent => "sent",
+            OutboxStatus::Delivered => "delivered",
+            OutboxStatus::Failed => "failed",
+            OutboxStatus::Expired => "expired",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|status| status.as_str() == s)
+    }
+
+    /// Whether nothing will change the row any more (a receipt may still turn `sent` into
+    /// `delivered`).
+    pub fn is_final(self) -> bool {
+        !matches!(self, OutboxStatus::Queued | OutboxStatus::Sending)
+    }
+}
+
+impl fmt::Display for OutboxStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A message sealed for storage by the outbox adapter (nonce, ciphertext and tag). Opaque
+/// here: only the adapter holding the outbox key can open it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SealedBody(pub Vec<u8>);
+
+impl fmt::Debug for SealedBody {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SealedBody({} bytes)", self.0.len())
+    }
+}
+
+/// A row to store, `queued` and due at once.
+#[derive(Debug, Clone)]
+pub struct NewOutboxMessage {
+    pub id: uuid::Uuid,
+    pub tenant: TenantId,
+    /// Unique per tenant: a second enqueue with the same key stores nothing.
+    pub idempotency_key: String,
+    pub purpose: Option<Purpose>,
+    /// The number as logs show it (`+1******0100`), for operators; the full number is only
+    /// in the sealed body.
+    pub masked_to: String,
+    pub body: SealedBody,
+    pub created_at: DateTime<Utc>,
+    /// After this the message is worthless and must not be sent.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A row a worker claimed: it may send it until `lease_until` (or longer, by extending the
+/// lease) and must then `finish` it with `claim`.
+#[derive(Debug, Clone)]
+pub struct ClaimedOutboxMessage {
+    pub id: uuid::Uuid,
+    pub tenant: TenantId,
+    /// The claim token: proof that the caller still holds the row.
+    pub claim: uuid::Uuid,
+    pub idempotency_key: String,
+    pub purpose: Option<Purpose>,
+    pub masked_to: String,
+    pub body: SealedBody,
+    /// Claims so far, this one included.
+    pub attempts: u32,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub lease_until: DateTime<Utc>,
+}
+
+/// How a send ended, as `finish` records it. Every outcome but `Retry` is final and erases
+/// the body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutboxOutcome {
+    /// Accepted by `provider` (the configured name), which calls it `provider_message_id`.
+    Sent {
+        provider: String,
+        provider_message_id: String,
+    },
+    /// Try again from `next_attempt_at` (before `expires_at`, or it should be `Expired`).
+    Retry {
+        next_attempt_at: DateTime<Utc>,
+        error: String,
+    },
+    /// A permanent error.
+    Failed { error: String },
+    /// The code expires before another try could be made.
+    Expired { error: Option<String> },
+}
+
+/// What an operator may see of a row: everything but the body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxRecord {
+    pub id: uuid::Uuid,
+    pub tenant: TenantId,
+    pub idempotency_key: String,
+    pub purpose: Option<Purpose>,
+    pub masked_to: String,
+    pub status: OutboxStatus,
+    pub attempts: u32,
+    /// The provider that accepted the message, once one did.
+    pub provider: Option<String>,
+    pub provider_message_id: Option<String>,
+    /// The last failure's reason (never the text or the full number).
+    pub last_error: Option<String>,
+    /// Whether the sealed body is still stored (only while queued or sending).
+    pub has_body: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub next_attempt_at: DateTime<Utc>,
+    pub lease_until: Option<DateTime<Utc>>,
+    pub sent_at: Option<DateTime<Utc>>,
+    pub delivered_at: Option<DateTime<Utc>>,
+}
+
+/// The outbox rows; see the module docs for the contract.
+#[async_trait]
+pub trait OutboxRepo: Send + Sync + 'static {
+    /// Stores a `queued` row due at once. `Ok(false)` when the tenant already has a row with
+    /// this idempotency key: nothing is stored, so a repeated enqueue never sends twice.
+    async fn enqueue(&self, message: &NewOutboxMessage) -> Result<bool, RepoError>;
+
+    /// Claims at most `limit` rows that are `queued`, due (`next_attempt_at <= now`) and not
+    /// expired (`expires_at > now`), oldest due first: in one atomic step each becomes
+    /// `sending` with a fresh claim token, `lease_until = now + lease` and one more attempt.
+    async fn claim(
+        &self,
+        now: DateTime<Utc>,
+        lease: Duration,
+        limit: u32,
+    ) -> Result<Vec<ClaimedOutboxMessage>, RepoError>;
+
+    /// Moves `lease_until` of a row still `sending` under `claim`; `false` if the claim is lost.
+    async fn extend_lease(
+        &self,
+        id: uuid::Uuid,
+        claim: uuid::Uuid,
+        lease_until: DateTime<Utc>,
+    ) -> Result<bool, RepoError>;
+
+    /// Records how the send of a row still `sending` under `claim` ended; `false` (and
+    /// nothing changed) if the claim is lost.
+    async fn finish(
+        &self,
+        id: uuid::Uuid,
+        claim: uuid::Uuid,
+        outcome: &OutboxOutcome,
+        now: DateTime<Utc>,
+    ) -> Result<bool, RepoError>;
+
+    /// Rows left `sending` by a worker that died (`lease_until <= now`) go back to `queued`,
+    /// due at once, their claim token cleared. Returns how many.
+    async fn requeue_abandoned(&self, now: DateTime<Utc>) -> Result<u64, RepoError>;
+
+    /// Rows past `expires_at` that no worker holds (`queued`, or `sending` with its lease run
+    /// out) become `expired`, their body erased. Returns how many.
+    async fn expire_due(&self, now: DateTime<Utc>) -> Result<u64, RepoError>;
+
+    /// A delivery receipt: the `sent` row the provider calls `provider_message_id` becomes
+    /// `delivered`. `false` when there is no such row.
+    async fn mark_delivered(
+        &self,
+        provider: &str,
+        provider_message_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, RepoError>;
+
+    /// One row without its body.
+    async fn find(&self, id: uuid::Uuid) -> Result<Option<OutboxRecord>, RepoError>;
+
+    /// The row of a tenant's idempotency key, without its body.
+    async fn find_by_key(
+        &self,
+        tenant: TenantId,
+        idempotency_key: &str,
+    ) -> Result<Option<OutboxRecord>, RepoError>;
+}

@@ -1,0 +1,442 @@
+//! `OutboxRepo`: enqueue once per key, claims that never share a row, leases that lapse,
+//! outcomes that erase the body, expiry that never sends.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use twostep_core::challenge::Purpose;
+use twostep_core::ids::TenantId;
+use twostep_core::ports::{
+    NewOutboxMessage, OutboxOutcome, OutboxRecord, OutboxRepo, OutboxStatus, SealedBody,
+};
+use twostep_storage::Database;
+
+use crate::fixtures::now;
+
+contract!(
+    enqueue_stores_a_queued_row_with_its_body,
+    a_repeated_idempotency_key_stores_nothing,
+    claim_takes_due_rows_once_and_counts_attempts,
+    claim_never_takes_expired_or_future_rows,
+    sent_records_the_provider_and_erases_the_body,
+    a_receipt_marks_a_sent_row_delivered,
+    retry_keeps_the_body_and_waits_until_due,
+    failed_and_expired_outcomes_erase_the_body,
+    a_lapsed_lease_is_requeued_and_the_old_claim_is_void,
+    a_held_lease_can_be_extended,
+    expire_due_ends_unheld_rows_past_their_expiry,
+    concurrent_claims_never_share_a_row,
+);
+
+const LEASE: Duration = Duration::from_secs(30);
+
+fn secs(n: i64) -> TimeDelta {
+    TimeDelta::seconds(n)
+}
+
+fn message(
+    tenant: TenantId,
+    key: &str,
+    at: DateTime<Utc>,
+    lifetime: TimeDelta,
+) -> NewOutboxMessage {
+    NewOutboxMessage {
+        id: uuid::Uuid::now_v7(),
+        tenant,
+        idempotency_key: key.to_owned(),
+        purpose: Some(Purpose::PhoneLogin),
+        masked_to: "+1******0100".to_owned(),
+        body: SealedBody(format!("sealed:{key}").into_bytes()),
+        created_at: at,
+        expires_at: at + lifetime,
+    }
+}
+
+async fn record(db: &Database, id: uuid::Uuid) -> OutboxRecord {
+    db.outbox().find(id).await.unwrap().unwrap()
+}
+
+async fn enqueue_stores_a_queued_row_with_its_body(db: Database) {
+    let t = now();
+    let msg = message(TenantId::random(), "k1", t, secs(300));
+    assert!(db.outbox().enqueue(&msg).await.unwrap());
+    let r = record(&db, msg.id).await;
+    assert_eq!(r.status, OutboxStatus::Queued);
+    assert_eq!(r.tenant, msg.tenant);
+    assert_eq!(r.purpose, Some(Purpose::PhoneLogin));
+    assert_eq!(r.masked_to, "+1******0100");
+    assert_eq!(r.attempts, 0);
+    assert!(r.has_body);
+    assert_eq!((r.created_at, r.next_attempt_at), (t, t));
+    assert_eq!(r.expires_at, t + secs(300));
+    assert_eq!(
+        (r.provider, r.provider_message_id, r.sent_at),
+        (None, None, None)
+    );
+    let by_key = db
+        .outbox()
+        .find_by_key(msg.tenant, "k1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(by_key.id, msg.id);
+    assert!(
+        db.outbox()
+            .find(uuid::Uuid::new_v4())
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+async fn a_repeated_idempotency_key_stores_nothing(db: Database) {
+    let tenant = TenantId::random();
+    let first = message(tenant, "same", now(), secs(300));
+    assert!(db.outbox().enqueue(&first).await.unwrap());
+    let again = message(tenant, "same", now(), secs(300));
+    assert!(!db.outbox().enqueue(&again).await.unwrap());
+    assert!(db.outbox().find(again.id).await.unwrap().is_none());
+    // The key is unique per tenant only.
+    let other = message(TenantId::random(), "same", now(), secs(300));
+    assert!(db.outbox().enqueue(&other).await.unwrap());
+    let claimed = db.outbox().claim(now(), LEASE, 10).await.unwrap();
+    assert_eq!(claimed.len(), 2);
+}
+
+async fn claim_takes_due_rows_once_and_counts_attempts(db: Database) {
+    let t = now();
+    let a = message(TenantId::random(), "a", t - secs(2), secs(300));
+    let b = message(TenantId::random(), "b", t - secs(1), secs(300));
+    db.outbox().enqueue(&b).await.unwrap();
+    db.outbox().enqueue(&a).await.unwrap();
+
+    let first = db.outbox().claim(t, LEASE, 1).await.unwrap();
+    assert_eq!(first.len(), 1);
+    let c = &first[0];
+    // Oldest due first.
+    assert_eq!(c.id, a.id);
+    assert_eq!(c.body, a.body);
+    assert_eq!(c.attempts, 1);
+    assert_eq!(c.idempotency_key, "a");
+    assert_eq!(c.purpose, Some(Purpose::PhoneLogin));
+    assert_eq!(c.expires_at, a.expires_at);
+    assert_eq!(c.lease_until, t + secs(30));
+    let r = record(&db, a.id).await;
+    assert_eq!(r.status, OutboxStatus::Sending);
+    assert_eq!(r.lease_until, Some(t + secs(30)));
+
+    let second = db.outbox().claim(t, LEASE, 10).await.unwrap();
+    assert_eq!(second.iter().map(|c| c.id).collect::<Vec<_>>(), [b.id]);
+    assert_ne!(second[0].claim, c.claim);
+    assert!(db.outbox().claim(t, LEASE, 10).await.unwrap().is_empty());
+    assert!(db.outbox().claim(t, LEASE, 0).await.unwrap().is_empty());
+}
+
+async fn claim_never_takes_expired_or_future_rows(db: Database) {
+    let t = now();
+    let expired = message(TenantId::random(), "old", t - secs(60), secs(60));
+    db.outbox().enqueue(&expired).await.unwrap();
+    let later = message(TenantId::random(), "later", t + secs(5), secs(60));
+    db.outbox().enqueue(&later).await.unwrap();
+    assert!(db.outbox().claim(t, LEASE, 10).await.unwrap().is_empty());
+    let due = db.outbox().claim(t + secs(5), LEASE, 10).await.unwrap();
+    assert_eq!(due.iter().map(|c| c.id).collect::<Vec<_>>(), [later.id]);
+    assert_eq!(record(&db, expired.id).await.status, OutboxStatus::Queued);
+}
+
+async fn sent_records_the_provider_and_erases_the_body(db: Database) {
+    let t = now();
+    let msg = message(TenantId::random(), "s", t, secs(300));
+    db.outbox().enqueue(&msg).await.unwrap();
+    let c = db.outbox().claim(t, LEASE, 10).await.unwrap().remove(0);
+    let sent = OutboxOutcome::Sent {
+        provider: "backup".to_owned(),
+        provider_message_id: "SM123".to_owned(),
+    };
+    assert!(
+        db.outbox()
+            .finish(c.id, c.claim, &sent, t + secs(1))
+            .await
+            .unwrap()
+    );
+    let r = record(&db, msg.id).await;
+    assert_eq!(r.status, OutboxStatus::Sent);
+    assert_eq!(r.provider.as_deref(), Some("backup"));
+    assert_eq!(r.provider_message_id.as_deref(), Some("SM123"));
+    assert_eq!(r.sent_at, Some(t + secs(1)));
+    assert_eq!(r.attempts, 1);
+    assert!(!r.has_body);
+    assert_eq!(r.lease_until, None);
+    // Finishing twice changes nothing; a final row is never claimed again.
+    let failed = OutboxOutcome::Failed {
+        error: "late".to_owned(),
+    };
+    assert!(!db.outbox().finish(c.id, c.claim, &failed, t).await.unwrap());
+    assert_eq!(record(&db, msg.id).await.status, OutboxStatus::Sent);
+    assert!(
+        db.outbox()
+            .claim(t + secs(2), LEASE, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+async fn a_receipt_marks_a_sent_row_delivered(db: Database) {
+    let t = now();
+    let msg = message(TenantId::random(), "d", t, secs(300));
+    db.outbox().enqueue(&msg).await.unwrap();
+    let repo = db.outbox();
+    // Not sent yet: no receipt applies.
+    assert!(!repo.mark_delivered("twilio", "SM9", t).await.unwrap());
+    let c = repo.claim(t, LEASE, 1).await.unwrap().remove(0);
+    let sent = OutboxOutcome::Sent {
+        provider: "twilio".to_owned(),
+        provider_message_id: "SM9".to_owned(),
+    };
+    repo.finish(c.id, c.claim, &sent, t).await.unwrap();
+    assert!(!repo.mark_delivered("plivo", "SM9", t).await.unwrap());
+    assert!(!repo.mark_delivered("twilio", "", t).await.unwrap());
+    assert!(
+        repo.mark_delivered("twilio", "SM9", t + secs(3))
+            .await
+            .unwrap()
+    );
+    let r = record(&db, msg.id).await;
+    assert_eq!(r.status, OutboxStatus::Delivered);
+    assert_eq!(r.delivered_at, Some(t + secs(3)));
+    assert!(!repo.mark_delivered("twilio", "SM9", t).await.unwrap());
+}
+
+async fn retry_keeps_the_body_and_waits_until_due(db: Database) {
+    let t = now();
+    let msg = message(TenantId::random(), "r", t, secs(300));
+    db.outbox().enqueue(&msg).await.unwrap();
+    let c = db.outbox().claim(t, LEASE, 1).await.unwrap().remove(0);
+    let retry = OutboxOutcome::Retry {
+        next_attempt_at: t + secs(10),
+        error: "primary: connection failed".to_owned(),
+    };
+    assert!(db.outbox().finish(c.id, c.claim, &retry, t).await.unwrap());
+    let r = record(&db, msg.id).await;
+    assert_eq!(r.status, OutboxStatus::Queued);
+    assert!(r.has_body);
+    assert_eq!(r.next_attempt_at, t + secs(10));
+    assert_eq!(r.last_error.as_deref(), Some("primary: connection failed"));
+    assert!(
+        db.outbox()
+            .claim(t + secs(9), LEASE, 1)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let again = db.outbox().claim(t + secs(10), LEASE, 1).await.unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].attempts, 2);
+    assert_eq!(again[0].body, msg.body);
+}
+
+async fn failed_and_expired_outcomes_erase_the_body(db: Database) {
+    let t = now();
+    let tenant = TenantId::random();
+    let f = message(tenant, "f", t, secs(300));
+    let e = message(tenant, "e", t, secs(300));
+    db.outbox().enqueue(&f).await.unwrap();
+    db.outbox().enqueue(&e).await.unwrap();
+    let claimed = db.outbox().claim(t, LEASE, 10).await.unwrap();
+    assert_eq!(claimed.len(), 2);
+    for c in claimed {
+        let outcome = if c.id == f.id {
+            OutboxOutcome::Failed {
+                error: "invalid number".to_owned(),
+            }
+        } else {
+            OutboxOutcome::Expired {
+                error: Some("expires before the next try".to_owned()),
+            }
+        };
+        assert!(
+            db.outbox()
+                .finish(c.id, c.claim, &outcome, t)
+                .await
+                .unwrap()
+        );
+    }
+    let rf = record(&db, f.id).await;
+    assert_eq!(rf.status, OutboxStatus::Failed);
+    assert_eq!(rf.last_error.as_deref(), Some("invalid number"));
+    assert!(!rf.has_body);
+    let re = record(&db, e.id).await;
+    assert_eq!(re.status, OutboxStatus::Expired);
+    assert!(!re.has_body);
+    assert_eq!(re.provider, None);
+}
+
+async fn a_lapsed_lease_is_requeued_and_the_old_claim_is_void(db: Database) {
+    let t = now();
+    let msg = message(TenantId::random(), "l", t, secs(300));
+    db.outbox().enqueue(&msg).await.unwrap();
+    let dead = db
+        .outbox()
+        .claim(t, Duration::from_secs(5), 1)
+        .await
+        .unwrap()
+        .remove(0);
+    // Still held: nothing to requeue.
+    assert_eq!(db.outbox().requeue_abandoned(t + secs(4)).await.unwrap(), 0);
+    assert_eq!(db.outbox().requeue_abandoned(t + secs(5)).await.unwrap(), 1);
+    let r = record(&db, msg.id).await;
+    assert_eq!(r.status, OutboxStatus::Queued);
+    assert!(r.has_body);
+    assert_eq!(r.next_attempt_at, t + secs(5));
+
+    let alive = db
+        .outbox()
+        .claim(t + secs(5), LEASE, 1)
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(alive.attempts, 2);
+    // The dead worker's claim no longer counts, whatever it reports.
+    let sent = OutboxOutcome::Sent {
+        provider: "p".to_owned(),
+        provider_message_id: "late".to_owned(),
+    };
+    assert!(
+        !db.outbox()
+            .finish(dead.id, dead.claim, &sent, t)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !db.outbox()
+            .extend_lease(dead.id, dead.claim, t + secs(60))
+            .await
+            .unwrap()
+    );
+    assert_eq!(record(&db, msg.id).await.status, OutboxStatus::Sending);
+    assert!(
+        db.outbox()
+            .finish(alive.id, alive.claim, &sent, t)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        record(&db, msg.id).await.provider_message_id.as_deref(),
+        Some("late")
+    );
+}
+
+async fn a_held_lease_can_be_extended(db: Database) {
+    let t = now();
+    let msg = message(TenantId::random(), "x", t, secs(300));
+    db.outbox().enqueue(&msg).await.unwrap();
+    let c = db
+        .outbox()
+        .claim(t, Duration::from_secs(5), 1)
+        .await
+        .unwrap()
+        .remove(0);
+    assert!(
+        db.outbox()
+            .extend_lease(c.id, c.claim, t + secs(20))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        db.outbox().requeue_abandoned(t + secs(10)).await.unwrap(),
+        0
+    );
+    assert_eq!(record(&db, msg.id).await.lease_until, Some(t + secs(20)));
+    assert!(
+        !db.outbox()
+            .extend_lease(c.id, uuid::Uuid::new_v4(), t + secs(60))
+            .await
+            .unwrap()
+    );
+}
+
+async fn expire_due_ends_unheld_rows_past_their_expiry(db: Database) {
+    let t = now();
+    let tenant = TenantId::random();
+    let queued = message(tenant, "q", t, secs(10));
+    let held = message(tenant, "h", t, secs(10));
+    let lapsed = message(tenant, "l", t, secs(10));
+    let fresh = message(tenant, "f", t, secs(300));
+    for m in [&held, &lapsed] {
+        db.outbox().enqueue(m).await.unwrap();
+    }
+    let claims = db
+        .outbox()
+        .claim(t, Duration::from_secs(60), 10)
+        .await
+        .unwrap();
+    let held_claim = claims.iter().find(|c| c.id == held.id).unwrap().claim;
+    // Let `lapsed` lose its lease early.
+    let lapsed_claim = claims.iter().find(|c| c.id == lapsed.id).unwrap().claim;
+    db.outbox()
+        .extend_lease(lapsed.id, lapsed_claim, t + secs(1))
+        .await
+        .unwrap();
+    db.outbox().enqueue(&queued).await.unwrap();
+    db.outbox().enqueue(&fresh).await.unwrap();
+
+    assert_eq!(db.outbox().expire_due(t + secs(9)).await.unwrap(), 0);
+    assert_eq!(db.outbox().expire_due(t + secs(10)).await.unwrap(), 2);
+    assert_eq!(record(&db, queued.id).await.status, OutboxStatus::Expired);
+    assert!(!record(&db, queued.id).await.has_body);
+    assert_eq!(record(&db, lapsed.id).await.status, OutboxStatus::Expired);
+    // A worker still holding its row finishes it itself.
+    assert_eq!(record(&db, held.id).await.status, OutboxStatus::Sending);
+    assert_eq!(record(&db, fresh.id).await.status, OutboxStatus::Queued);
+    // Lapsed past expiry: not requeued (it is expired), and the held one is not touched.
+    assert_eq!(
+        db.outbox().requeue_abandoned(t + secs(10)).await.unwrap(),
+        0
+    );
+    let sent = OutboxOutcome::Sent {
+        provider: "p".to_owned(),
+        provider_message_id: "m".to_owned(),
+    };
+    assert!(
+        db.outbox()
+            .finish(held.id, held_claim, &sent, t + secs(11))
+            .await
+            .unwrap()
+    );
+}
+
+async fn concurrent_claims_never_share_a_row(db: Database) {
+    let t = now();
+    let tenant = TenantId::random();
+    let mut ids = HashSet::new();
+    for i in 0..40 {
+        let m = message(tenant, &format!("c{i}"), t, secs(300));
+        ids.insert(m.id);
+        db.outbox().enqueue(&m).await.unwrap();
+    }
+    let repo = Arc::new(db.outbox());
+    let mut tasks = Vec::new();
+    for _ in 0..6 {
+        let repo = Arc::clone(&repo);
+        tasks.push(tokio::spawn(async move {
+            let mut mine = Vec::new();
+            loop {
+                let batch = repo.claim(t, LEASE, 3).await.unwrap();
+                if batch.is_empty() {
+                    return mine;
+                }
+                mine.extend(batch.into_iter().map(|c| c.id));
+            }
+        }));
+    }
+    let mut seen = HashSet::new();
+    for task in tasks {
+        for id in task.await.unwrap() {
+            assert!(seen.insert(id), "row {id} was claimed twice");
+        }
+    }
+    assert_eq!(seen, ids);
+}
