@@ -92,7 +92,8 @@ impl fmt::Display for OutboxStatus {
 }
 
 /// A message sealed for storage by the outbox adapter (nonce, ciphertext and tag). Opaque
-/// here: only the adapter holding the outbox key can open it.
+/// here: only the adapter holding the outbox key can open it; rows carry the key's id so a
+/// worker claims only rows it can open.
 #[derive(Clone, PartialEq, Eq)]
 pub struct SealedBody(pub Vec<u8>);
 
@@ -114,6 +115,8 @@ pub struct NewOutboxMessage {
     /// in the sealed body.
     pub masked_to: String,
     pub body: SealedBody,
+    /// Which outbox key sealed `body` (a fingerprint, not the key).
+    pub key_id: String,
     pub created_at: DateTime<Utc>,
     /// After this the message is worthless and must not be sent.
     pub expires_at: DateTime<Utc>,
@@ -131,6 +134,7 @@ pub struct ClaimedOutboxMessage {
     pub purpose: Option<Purpose>,
     pub masked_to: String,
     pub body: SealedBody,
+    pub key_id: String,
     /// Claims so far, this one included.
     pub attempts: u32,
     pub created_at: DateTime<Utc>,
@@ -191,14 +195,16 @@ pub trait OutboxRepo: Send + Sync + 'static {
     /// this idempotency key: nothing is stored, so a repeated enqueue never sends twice.
     async fn enqueue(&self, message: &NewOutboxMessage) -> Result<bool, RepoError>;
 
-    /// Claims at most `limit` rows that are `queued`, due (`next_attempt_at <= now`) and not
-    /// expired (`expires_at > now`), oldest due first: in one atomic step each becomes
-    /// `sending` with a fresh claim token, `lease_until = now + lease` and one more attempt.
+    /// Claims at most `limit` rows that are `queued`, due (`next_attempt_at <= now`), not
+    /// expired (`expires_at > now`) and sealed with one of `key_ids` (the keys the caller
+    /// can open), oldest due first: in one atomic step each becomes `sending` with a fresh
+    /// claim token, `lease_until = now + lease` and one more attempt.
     async fn claim(
         &self,
         now: DateTime<Utc>,
         lease: Duration,
         limit: u32,
+        key_ids: &[String],
     ) -> Result<Vec<ClaimedOutboxMessage>, RepoError>;
 
     /// Moves `lease_until` of a row still `sending` under `claim`; `false` if the claim is lost.

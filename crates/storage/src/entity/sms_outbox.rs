@@ -13,6 +13,7 @@ pub struct Model {
     pub purpose: Option<String>,
     pub masked_to: String,
     pub body: Option<Vec<u8>>,
+    pub key_id: String,
     pub status: String,
     pub attempts: i32,
     pub claim_token: Option<Uuid>,

@@ -35,6 +35,7 @@ enum SmsOutbox {
     Purpose,
     MaskedTo,
     Body,
+    KeyId,
     Status,
     Attempts,
     ClaimToken,
@@ -62,6 +63,9 @@ async fn create_sms_outbox(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
                 .col(text(SmsOutbox::MaskedTo))
                 // Sealed (nonce, ciphertext, tag); NULL once the row is final.
                 .col(blob_null(SmsOutbox::Body))
+                // A fingerprint of the key that sealed the body: workers claim only rows
+                // they can open.
+                .col(text(SmsOutbox::KeyId))
                 // queued, sending, sent, delivered, failed, expired.
                 .col(text(SmsOutbox::Status))
                 .col(integer(SmsOutbox::Attempts).default(0))

@@ -86,6 +86,7 @@ impl OutboxRepo for SqlOutboxRepo {
             purpose: message.purpose.map(|p| p.as_str().to_owned()),
             masked_to: message.masked_to.clone(),
             body: Some(message.body.0.clone()),
+            key_id: message.key_id.clone(),
             status: OutboxStatus::Queued.as_str().to_owned(),
             attempts: 0,
             claim_token: None,
@@ -114,8 +115,9 @@ impl OutboxRepo for SqlOutboxRepo {
         now: DateTime<Utc>,
         lease: Duration,
         limit: u32,
+        key_ids: &[String],
     ) -> Result<Vec<ClaimedOutboxMessage>, RepoError> {
-        if limit == 0 {
+        if limit == 0 || key_ids.is_empty() {
             return Ok(Vec::new());
         }
         let now = db_time(now);
@@ -137,6 +139,7 @@ impl OutboxRepo for SqlOutboxRepo {
             .filter(status_is(OutboxStatus::Queued))
             .filter(Column::NextAttemptAt.lte(now))
             .filter(Column::ExpiresAt.gt(now))
+            .filter(Column::KeyId.is_in(key_ids.iter().map(String::as_str)))
             .order_by_asc(Column::NextAttemptAt)
             .order_by_asc(Column::Id)
             .limit(u64::from(limit))
@@ -373,6 +376,7 @@ fn to_claimed(row: sms_outbox::Model) -> Result<ClaimedOutboxMessage, RepoError>
         purpose,
         masked_to: row.masked_to,
         body: SealedBody(body),
+        key_id: row.key_id,
         attempts,
         created_at: row.created_at,
         expires_at: row.expires_at,

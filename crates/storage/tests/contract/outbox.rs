@@ -20,6 +20,7 @@ contract!(
     a_repeated_idempotency_key_stores_nothing,
     claim_takes_due_rows_once_and_counts_attempts,
     claim_never_takes_expired_or_future_rows,
+    claim_takes_only_rows_sealed_with_the_given_keys,
     sent_records_the_provider_and_erases_the_body,
     a_receipt_marks_a_sent_row_delivered,
     retry_keeps_the_body_and_waits_until_due,
@@ -31,6 +32,11 @@ contract!(
 );
 
 const LEASE: Duration = Duration::from_secs(30);
+const KEY: &str = "k-current";
+
+fn keys() -> Vec<String> {
+    vec![KEY.to_owned()]
+}
 
 fn secs(n: i64) -> TimeDelta {
     TimeDelta::seconds(n)
@@ -49,6 +55,7 @@ fn message(
         purpose: Some(Purpose::PhoneLogin),
         masked_to: "+1******0100".to_owned(),
         body: SealedBody(format!("sealed:{key}").into_bytes()),
+        key_id: KEY.to_owned(),
         created_at: at,
         expires_at: at + lifetime,
     }
@@ -101,7 +108,7 @@ async fn a_repeated_idempotency_key_stores_nothing(db: Database) {
     // The key is unique per tenant only.
     let other = message(TenantId::random(), "same", now(), secs(300));
     assert!(db.outbox().enqueue(&other).await.unwrap());
-    let claimed = db.outbox().claim(now(), LEASE, 10).await.unwrap();
+    let claimed = db.outbox().claim(now(), LEASE, 10, &keys()).await.unwrap();
     assert_eq!(claimed.len(), 2);
 }
 
@@ -112,7 +119,7 @@ async fn claim_takes_due_rows_once_and_counts_attempts(db: Database) {
     db.outbox().enqueue(&b).await.unwrap();
     db.outbox().enqueue(&a).await.unwrap();
 
-    let first = db.outbox().claim(t, LEASE, 1).await.unwrap();
+    let first = db.outbox().claim(t, LEASE, 1, &keys()).await.unwrap();
     assert_eq!(first.len(), 1);
     let c = &first[0];
     // Oldest due first.
@@ -127,11 +134,23 @@ async fn claim_takes_due_rows_once_and_counts_attempts(db: Database) {
     assert_eq!(r.status, OutboxStatus::Sending);
     assert_eq!(r.lease_until, Some(t + secs(30)));
 
-    let second = db.outbox().claim(t, LEASE, 10).await.unwrap();
+    let second = db.outbox().claim(t, LEASE, 10, &keys()).await.unwrap();
     assert_eq!(second.iter().map(|c| c.id).collect::<Vec<_>>(), [b.id]);
     assert_ne!(second[0].claim, c.claim);
-    assert!(db.outbox().claim(t, LEASE, 10).await.unwrap().is_empty());
-    assert!(db.outbox().claim(t, LEASE, 0).await.unwrap().is_empty());
+    assert!(
+        db.outbox()
+            .claim(t, LEASE, 10, &keys())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        db.outbox()
+            .claim(t, LEASE, 0, &keys())
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 async fn claim_never_takes_expired_or_future_rows(db: Database) {
@@ -140,17 +159,57 @@ async fn claim_never_takes_expired_or_future_rows(db: Database) {
     db.outbox().enqueue(&expired).await.unwrap();
     let later = message(TenantId::random(), "later", t + secs(5), secs(60));
     db.outbox().enqueue(&later).await.unwrap();
-    assert!(db.outbox().claim(t, LEASE, 10).await.unwrap().is_empty());
-    let due = db.outbox().claim(t + secs(5), LEASE, 10).await.unwrap();
+    assert!(
+        db.outbox()
+            .claim(t, LEASE, 10, &keys())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let due = db
+        .outbox()
+        .claim(t + secs(5), LEASE, 10, &keys())
+        .await
+        .unwrap();
     assert_eq!(due.iter().map(|c| c.id).collect::<Vec<_>>(), [later.id]);
     assert_eq!(record(&db, expired.id).await.status, OutboxStatus::Queued);
+}
+
+async fn claim_takes_only_rows_sealed_with_the_given_keys(db: Database) {
+    let t = now();
+    let mut old = message(TenantId::random(), "old-key", t, secs(60));
+    old.key_id = "k-old".to_owned();
+    db.outbox().enqueue(&old).await.unwrap();
+    assert!(
+        db.outbox()
+            .claim(t, LEASE, 10, &keys())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        db.outbox()
+            .claim(t, LEASE, 10, &[])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let both = vec![KEY.to_owned(), "k-old".to_owned()];
+    let claimed = db.outbox().claim(t, LEASE, 10, &both).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed[0].key_id, "k-old");
 }
 
 async fn sent_records_the_provider_and_erases_the_body(db: Database) {
     let t = now();
     let msg = message(TenantId::random(), "s", t, secs(300));
     db.outbox().enqueue(&msg).await.unwrap();
-    let c = db.outbox().claim(t, LEASE, 10).await.unwrap().remove(0);
+    let c = db
+        .outbox()
+        .claim(t, LEASE, 10, &keys())
+        .await
+        .unwrap()
+        .remove(0);
     let sent = OutboxOutcome::Sent {
         provider: "backup".to_owned(),
         provider_message_id: "SM123".to_owned(),
@@ -177,7 +236,7 @@ async fn sent_records_the_provider_and_erases_the_body(db: Database) {
     assert_eq!(record(&db, msg.id).await.status, OutboxStatus::Sent);
     assert!(
         db.outbox()
-            .claim(t + secs(2), LEASE, 10)
+            .claim(t + secs(2), LEASE, 10, &keys())
             .await
             .unwrap()
             .is_empty()
@@ -191,7 +250,7 @@ async fn a_receipt_marks_a_sent_row_delivered(db: Database) {
     let repo = db.outbox();
     // Not sent yet: no receipt applies.
     assert!(!repo.mark_delivered("twilio", "SM9", t).await.unwrap());
-    let c = repo.claim(t, LEASE, 1).await.unwrap().remove(0);
+    let c = repo.claim(t, LEASE, 1, &keys()).await.unwrap().remove(0);
     let sent = OutboxOutcome::Sent {
         provider: "twilio".to_owned(),
         provider_message_id: "SM9".to_owned(),
@@ -214,7 +273,12 @@ async fn retry_keeps_the_body_and_waits_until_due(db: Database) {
     let t = now();
     let msg = message(TenantId::random(), "r", t, secs(300));
     db.outbox().enqueue(&msg).await.unwrap();
-    let c = db.outbox().claim(t, LEASE, 1).await.unwrap().remove(0);
+    let c = db
+        .outbox()
+        .claim(t, LEASE, 1, &keys())
+        .await
+        .unwrap()
+        .remove(0);
     let retry = OutboxOutcome::Retry {
         next_attempt_at: t + secs(10),
         error: "primary: connection failed".to_owned(),
@@ -227,12 +291,16 @@ async fn retry_keeps_the_body_and_waits_until_due(db: Database) {
     assert_eq!(r.last_error.as_deref(), Some("primary: connection failed"));
     assert!(
         db.outbox()
-            .claim(t + secs(9), LEASE, 1)
+            .claim(t + secs(9), LEASE, 1, &keys())
             .await
             .unwrap()
             .is_empty()
     );
-    let again = db.outbox().claim(t + secs(10), LEASE, 1).await.unwrap();
+    let again = db
+        .outbox()
+        .claim(t + secs(10), LEASE, 1, &keys())
+        .await
+        .unwrap();
     assert_eq!(again.len(), 1);
     assert_eq!(again[0].attempts, 2);
     assert_eq!(again[0].body, msg.body);
@@ -245,7 +313,7 @@ async fn failed_and_expired_outcomes_erase_the_body(db: Database) {
     let e = message(tenant, "e", t, secs(300));
     db.outbox().enqueue(&f).await.unwrap();
     db.outbox().enqueue(&e).await.unwrap();
-    let claimed = db.outbox().claim(t, LEASE, 10).await.unwrap();
+    let claimed = db.outbox().claim(t, LEASE, 10, &keys()).await.unwrap();
     assert_eq!(claimed.len(), 2);
     for c in claimed {
         let outcome = if c.id == f.id {
@@ -280,7 +348,7 @@ async fn a_lapsed_lease_is_requeued_and_the_old_claim_is_void(db: Database) {
     db.outbox().enqueue(&msg).await.unwrap();
     let dead = db
         .outbox()
-        .claim(t, Duration::from_secs(5), 1)
+        .claim(t, Duration::from_secs(5), 1, &keys())
         .await
         .unwrap()
         .remove(0);
@@ -294,7 +362,7 @@ async fn a_lapsed_lease_is_requeued_and_the_old_claim_is_void(db: Database) {
 
     let alive = db
         .outbox()
-        .claim(t + secs(5), LEASE, 1)
+        .claim(t + secs(5), LEASE, 1, &keys())
         .await
         .unwrap()
         .remove(0);
@@ -335,7 +403,7 @@ async fn a_held_lease_can_be_extended(db: Database) {
     db.outbox().enqueue(&msg).await.unwrap();
     let c = db
         .outbox()
-        .claim(t, Duration::from_secs(5), 1)
+        .claim(t, Duration::from_secs(5), 1, &keys())
         .await
         .unwrap()
         .remove(0);
@@ -370,7 +438,7 @@ async fn expire_due_ends_unheld_rows_past_their_expiry(db: Database) {
     }
     let claims = db
         .outbox()
-        .claim(t, Duration::from_secs(60), 10)
+        .claim(t, Duration::from_secs(60), 10, &keys())
         .await
         .unwrap();
     let held_claim = claims.iter().find(|c| c.id == held.id).unwrap().claim;
@@ -424,7 +492,7 @@ async fn concurrent_claims_never_share_a_row(db: Database) {
         tasks.push(tokio::spawn(async move {
             let mut mine = Vec::new();
             loop {
-                let batch = repo.claim(t, LEASE, 3).await.unwrap();
+                let batch = repo.claim(t, LEASE, 3, &keys()).await.unwrap();
                 if batch.is_empty() {
                     return mine;
                 }

@@ -1,0 +1,111 @@
+//! The durable outbox: [`SqlOutbox`] is the flows' `SmsOutbox`, and an [`OutboxWorker`]
+//! sends what it stored.
+//!
+//! `enqueue` seals the number and text with the [`OutboxKey`], commits a `queued` row through
+//! the `OutboxRepo` port (SQL in production) and wakes the local worker; the RPC answers
+//! after the commit, so a crash afterwards loses nothing, and it never waits for a provider.
+//!
+//! The worker, on every instance, loops:
+//!
+//! 1. sweeps (at most once per poll interval): rows past `expires_at` that no live worker
+//!    holds become `expired` (never sent, body erased); rows left `sending` by a dead worker
+//!    (lease run out) go back to `queued`;
+//! 2. claims due rows sealed with its key (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so
+//!    instances never share a row), as many as it has free send slots;
+//! 3. sends each through the `SmsSender` (the `Router`: retries, failover, breakers),
+//!    extending the row's lease while the send runs, and records the outcome: `sent` with the
+//!    provider and its message id; a retryable failure back to `queued` with exponential
+//!    backoff (or the provider's `retry_after`), or `expired` when the code would expire
+//!    first; a permanent failure `failed`;
+//! 4. waits for an enqueue (a `Notify`) or the poll interval.
+//!
+//! Delivery is at least once per row in the face of crashes: a worker killed after the
+//! provider accepted a message but before it recorded `sent` leaves the row to be sent again
+//! when the lease lapses. Providers that support it get the idempotency key to drop that
+//! duplicate.
+
+mod seal;
+mod worker;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use tokio::sync::Notify;
+use twostep_core::clock::Clock;
+use twostep_core::ports::{
+    NewOutboxMessage, OutboxError, OutboxRepo, OutgoingSms, RepoError, SmsOutbox, SmsSender,
+};
+
+pub use seal::{Opened, OutboxKey, SealError};
+pub use worker::{OutboxSettings, OutboxWorker, Tick, WorkerHandle};
+
+/// The flows' outbox over durable rows; see the module docs.
+#[derive(Clone)]
+pub struct SqlOutbox {
+    repo: Arc<dyn OutboxRepo>,
+    key: OutboxKey,
+    clock: Arc<dyn Clock>,
+    wake: Arc<Notify>,
+}
+
+impl SqlOutbox {
+    pub fn new(repo: Arc<dyn OutboxRepo>, key: OutboxKey, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            repo,
+            key,
+            clock,
+            wake: Arc::new(Notify::new()),
+        }
+    }
+
+    /// The worker that sends this outbox's rows (and those other instances sealed with the
+    /// same key); enqueues on this outbox wake it at once.
+    pub fn worker(&self, sender: Arc<dyn SmsSender>, settings: OutboxSettings) -> OutboxWorker {
+        OutboxWorker::new(
+            Arc::clone(&self.repo),
+            self.key.clone(),
+            sender,
+            Arc::clone(&self.clock),
+            Arc::clone(&self.wake),
+            settings,
+        )
+    }
+}
+
+#[async_trait]
+impl SmsOutbox for SqlOutbox {
+    async fn enqueue(&self, message: OutgoingSms) -> Result<(), OutboxError> {
+        let id = uuid::Uuid::now_v7();
+        let body = self
+            .key
+            .seal(id, message.tenant, message.to.e164(), message.text.expose())
+            .map_err(|e| OutboxError::Unavailable(Box::new(e)))?;
+        let row = NewOutboxMessage {
+            id,
+            tenant: message.tenant,
+            idempotency_key: message.idempotency_key,
+            purpose: message.purpose,
+            masked_to: message.to.masked(),
+            body,
+            key_id: self.key.id().to_owned(),
+            created_at: self.clock.now(),
+            expires_at: message.expires_at,
+        };
+        match self.repo.enqueue(&row).await {
+            Ok(true) => {
+                tracing::debug!(outbox_id = %id, to = %row.masked_to, "sms queued");
+                self.wake.notify_one();
+                Ok(())
+            }
+            Ok(false) => {
+                tracing::debug!(to = %row.masked_to, "sms already queued under this key");
+                Ok(())
+            }
+            Err(RepoError::Unavailable(e)) => Err(OutboxError::Unavailable(e)),
+            Err(e) => Err(OutboxError::Unavailable(Box::new(e))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
