@@ -14,7 +14,7 @@ use rand::rngs::OsRng;
 use secrecy::{ExposeSecret, SecretBox};
 use sha2::{Digest, Sha256};
 use twostep_core::ids::TenantId;
-use twostep_core::ports::SealedBody;
+use twostep_core::ports::{SealedBody, SmsText};
 
 const VERSION: u8 = 1;
 const NONCE_LEN: usize = 24;
@@ -128,14 +128,15 @@ impl OutboxKey {
                 },
             )
             .map_err(|_| SealError::Open)?;
-        let plain = secrecy::SecretString::from(String::from_utf8(plain).map_err(|_| SealError::Open)?);
+        let plain =
+            secrecy::SecretString::from(String::from_utf8(plain).map_err(|_| SealError::Open)?);
         let (to, text) = plain
             .expose_secret()
             .split_once('\n')
             .ok_or(SealError::Open)?;
         Ok(Opened {
             to: to.to_owned(),
-            text: secrecy::SecretString::from(text.to_owned()),
+            text: SmsText::new(text.to_owned()),
         })
     }
 }
@@ -150,7 +151,7 @@ impl fmt::Debug for OutboxKey {
 pub struct Opened {
     /// The number in E.164.
     pub to: String,
-    pub text: secrecy::SecretString,
+    pub text: SmsText,
 }
 
 fn aad(row: uuid::Uuid, tenant: TenantId) -> [u8; 33] {
@@ -191,7 +192,7 @@ mod tests {
         let body = key.seal(row, tenant, TO, TEXT).unwrap();
         let opened = key.open(row, tenant, &body).unwrap();
         assert_eq!(opened.to, TO);
-        assert_eq!(opened.text.expose_secret(), TEXT);
+        assert_eq!(opened.text.expose(), TEXT);
     }
 
     #[test]
