@@ -16,6 +16,7 @@ use crate::email::Email;
 use crate::error::CoreError;
 use crate::flows::audit::{self, Event};
 use crate::flows::codes::{self, ChallengeView, NewCode};
+use crate::flows::input::{check_phone, display_name, parse_phone};
 use crate::flows::reauth::{self, Action, Reauth, Reauthed};
 use crate::flows::sessions::{self, IssuedSession};
 use crate::flows::tickets::{self, Grant};
@@ -23,14 +24,13 @@ use crate::flows::{ClientInfo, Deps, backup_codes, login, password_login, tenant
 use crate::ids::{TenantId, UserId};
 use crate::password::Password;
 use crate::password_policy::{self, Context};
-use crate::phone::{LineType, PhoneError, PhoneNumber};
+use crate::phone::PhoneNumber;
 use crate::ports::{OutgoingSms, RepoError, SmsText};
 use crate::session::{AuthMethod, Session};
 use crate::tenant::{Tenant, TwoStepMode};
 use crate::token::SecretToken;
 use crate::user::User;
 
-const MAX_NAME_CHARS: usize = 200;
 /// A notice is worth sending for a day; after that the provider may drop it.
 const NOTICE_TTL: Duration = Duration::from_secs(24 * 3600);
 
@@ -890,60 +890,6 @@ pub async fn list_sessions(
         sessions,
         current: session,
     })
-}
-
-// ---------------------------------------------------------------------------------------
-// Shared helpers
-
-/// Parses a number typed by the user with the tenant's default country, and refuses countries
-/// and line types the tenant may not send codes to.
-fn parse_phone(tenant: &Tenant, field: &str, input: &str) -> Result<PhoneNumber, CoreError> {
-    let phone = PhoneNumber::parse(input, tenant.policy.default_region()).map_err(|e| match e {
-        PhoneError::Empty => CoreError::invalid_with_code(field, "REQUIRED", "is required"),
-        PhoneError::TooLong => CoreError::invalid_with_code(field, "TOO_LONG", e),
-        _ => CoreError::invalid_with_code(field, "INVALID_PHONE_NUMBER", e),
-    })?;
-    check_phone(tenant, field, phone)
-}
-
-fn check_phone(tenant: &Tenant, field: &str, phone: PhoneNumber) -> Result<PhoneNumber, CoreError> {
-    if !tenant.policy.allows_region(phone.region()) {
-        return Err(CoreError::invalid_with_code(
-            field,
-            "COUNTRY_NOT_ALLOWED",
-            "country is not allowed for this tenant",
-        ));
-    }
-    if matches!(
-        phone.line_type(),
-        LineType::PremiumRate | LineType::SharedCost
-    ) {
-        return Err(CoreError::invalid_with_code(
-            field,
-            "NUMBER_TYPE_NOT_ALLOWED",
-            "premium-rate and shared-cost numbers cannot receive codes",
-        ));
-    }
-    Ok(phone)
-}
-
-fn display_name(field: &str, input: &str) -> Result<String, CoreError> {
-    let s = input.trim();
-    if s.is_empty() {
-        return Err(CoreError::invalid_with_code(
-            field,
-            "REQUIRED",
-            "must not be empty",
-        ));
-    }
-    if s.chars().count() > MAX_NAME_CHARS || s.chars().any(char::is_control) {
-        return Err(CoreError::invalid_with_code(
-            field,
-            "TOO_LONG",
-            "must be at most 200 printable characters",
-        ));
-    }
-    Ok(s.to_owned())
 }
 
 /// A security notice: what happened, and what to do if it was not the user. Never a code,

@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::challenge::Purpose;
 use crate::error::CoreError;
 use crate::flows::codes::{self, ChallengeView, NewCode};
-use crate::flows::{ClientInfo, Deps, tenants};
+use crate::flows::{ClientInfo, Deps, input, tenants};
 use crate::ids::TenantId;
 use crate::phone::PhoneNumber;
 use crate::ports::{Limit, RateDecision};
@@ -23,14 +23,7 @@ pub async fn start_phone_login(
     client: &ClientInfo,
 ) -> Result<ChallengeView, CoreError> {
     let tenant = tenants::caller_tenant(deps, tenant).await?;
-    let phone = PhoneNumber::parse(phone_input, tenant.policy.default_region())
-        .map_err(|e| CoreError::invalid("phone.phone_number", e))?;
-    if !tenant.policy.allows_region(phone.region()) {
-        return Err(CoreError::invalid(
-            "phone.phone_number",
-            "country is not allowed for this tenant",
-        ));
-    }
+    let phone = input::parse_phone(&tenant, "phone.phone_number", phone_input)?;
     charge_send_limits(deps, &tenant, &phone).await?;
 
     let user = deps.users.find_by_verified_phone(tenant.id, &phone).await?;

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod backup_codes;
 pub mod backup_login;
 pub mod codes;
+mod input;
 pub mod login;
 pub mod password_login;
 pub mod reauth;

@@ -10,6 +10,7 @@ use crate::email::Email;
 use crate::error::CoreError;
 use crate::flows::audit::{self, Event};
 use crate::flows::codes::{self, ChallengeView, NewCode};
+use crate::flows::input::{display_name, parse_phone};
 use crate::flows::sessions::{self, IssuedSession};
 use crate::flows::tickets::{self, Grant};
 use crate::flows::{ClientInfo, Deps, login, tenants, texts};
@@ -21,8 +22,6 @@ use crate::session::AuthMethod;
 use crate::tenant::{Tenant, TwoStepMode};
 use crate::token::SecretToken;
 use crate::user::{NewUser, Role, User};
-
-const MAX_NAME_CHARS: usize = 200;
 
 pub struct EmailRegistration {
     pub email: String,
@@ -336,35 +335,4 @@ async fn welcome(
     }
     audit::record(deps, tenant.id, event).await;
     sessions::start(deps, tenant, user, AuthMethod::Registration, client).await
-}
-
-fn parse_phone(tenant: &Tenant, field: &str, input: &str) -> Result<PhoneNumber, CoreError> {
-    let phone = PhoneNumber::parse(input, tenant.policy.default_region())
-        .map_err(|e| CoreError::invalid_with_code(field, "INVALID_PHONE_NUMBER", e))?;
-    if !tenant.policy.allows_region(phone.region()) {
-        return Err(CoreError::invalid_with_code(
-            field,
-            "COUNTRY_NOT_ALLOWED",
-            "country is not allowed for this tenant",
-        ));
-    }
-    Ok(phone)
-}
-
-fn display_name(field: &str, input: &str) -> Result<String, CoreError> {
-    let s = input.trim();
-    if s.is_empty() {
-        return Err(CoreError::invalid_with_code(
-            field,
-            "REQUIRED",
-            "is required",
-        ));
-    }
-    if s.chars().count() > MAX_NAME_CHARS || s.chars().any(char::is_control) {
-        return Err(CoreError::invalid(
-            field,
-            "must be at most 200 printable characters",
-        ));
-    }
-    Ok(s.to_owned())
 }
