@@ -8,6 +8,7 @@ mod backup_codes;
 mod bad_input;
 mod helpers;
 mod operations;
+mod outbox;
 mod password_login;
 mod phone_login;
 mod redis_faults;

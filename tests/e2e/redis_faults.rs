@@ -104,3 +104,58 @@ async fn two_instances_share_challenges_and_limits() {
     assert!(status.metadata().get("retry-after").is_some());
     assert_code(start_phone_login(&b, &phone).await, Code::ResourceExhausted);
 }
+
+/// R39 (a): Redis replication is asynchronous, so a failover can promote a replica that still
+/// holds a challenge the old primary had consumed. Play that by putting the consumed
+/// challenge's hash back as it was; the replayed code must still fail, because SQL remembers.
+#[tokio::test]
+async fn r39_a_code_revived_by_a_failover_is_refused() {
+    let redis_url = twostep_tests::env::required("TWOSTEP_TEST_REDIS_URL");
+    let stores = SharedStores::new(redis_url.clone()).await;
+    let prefix = stores.key_prefix.clone();
+    let server = TestServer::start(Backend::Shared(stores)).await;
+    let phone = random_us_number();
+    create_phone_user(&server, &phone).await;
+    let challenge = start_phone_login(&server, &phone).await.unwrap();
+    let code = server.last_code_for(&last_four(&phone)).await;
+
+    let key = format!("{prefix}{{c:{}}}", challenge.challenge_id);
+    let fields = redis_cli(&redis_url, &["HGETALL", &key]);
+    assert!(fields.len() >= 2, "challenge {key} not found in Redis");
+    let res = verify(&server, &challenge.challenge_id, &code)
+        .await
+        .unwrap();
+    assert!(matches!(
+        res.result,
+        Some(pb::verify_code_response::Result::Session(_))
+    ));
+
+    let mut hset = vec!["HSET", key.as_str()];
+    hset.extend(fields.iter().map(String::as_str));
+    redis_cli(&redis_url, &hset);
+    redis_cli(&redis_url, &["PEXPIRE", &key, "60000"]);
+    assert_code(
+        verify(&server, &challenge.challenge_id, &code).await,
+        Code::Unauthenticated,
+    );
+}
+
+/// Runs `redis-cli` (installed beside redis-server by scripts/test) and returns its lines.
+fn redis_cli(url: &str, args: &[&str]) -> Vec<String> {
+    let out = std::process::Command::new("redis-cli")
+        .arg("-u")
+        .arg(url)
+        .arg("--raw")
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "redis-cli {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}

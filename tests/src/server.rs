@@ -119,6 +119,59 @@ impl TestServer {
         Self::spawn(cmd, dir).await
     }
 
+    /// Like [`TestServer::start_with`], with a configuration file: `toml` is written to the
+    /// server's working directory and passed as `--config`. The environment still wins over
+    /// the file, as in production.
+    pub async fn start_with_config(
+        backend: Backend,
+        toml: &str,
+        extra_env: &[(&str, &str)],
+    ) -> Self {
+        let dir = TempDir::new();
+        let config = dir.0.join("twostepd.toml");
+        std::fs::write(&config, toml).unwrap();
+        let mut cmd = Command::new(twostepd_path());
+        cmd.arg("--config").arg(&config);
+        cmd.current_dir(&dir.0)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("TWOSTEP_SERVER__LISTEN_ADDR", "127.0.0.1:0")
+            .env("TWOSTEP_HEALTH__CHECK_INTERVAL_MS", "200")
+            .env("RUST_LOG", "info");
+        match backend {
+            Backend::Embedded => {}
+            Backend::PostgresRedis => {
+                cmd.env(
+                    "TWOSTEP_DATABASE__URL",
+                    env::fresh_postgres_database().await,
+                );
+                cmd.env(
+                    "TWOSTEP_REDIS__URL",
+                    env::required("TWOSTEP_TEST_REDIS_URL"),
+                );
+                cmd.env(
+                    "TWOSTEP_REDIS__KEY_PREFIX",
+                    format!("e2e{}:", uuid::Uuid::new_v4().simple()),
+                );
+            }
+            Backend::Shared(stores) => {
+                cmd.env("TWOSTEP_DATABASE__URL", &stores.database_url);
+                cmd.env("TWOSTEP_REDIS__URL", &stores.redis_url);
+                cmd.env("TWOSTEP_REDIS__KEY_PREFIX", &stores.key_prefix);
+                cmd.env("TWOSTEP_SECURITY__CODE_KEY", &stores.code_key);
+            }
+        }
+        for (k, v) in extra_env {
+            cmd.env(k, v);
+        }
+        Self::spawn(cmd, dir).await
+    }
+
+    /// The server's working directory (its embedded SQLite file is `data/twostep.db` in it).
+    pub fn dir(&self) -> &std::path::Path {
+        &self._dir.0
+    }
+
     async fn spawn(mut cmd: Command, dir: TempDir) -> Self {
         cmd.stdout(Stdio::null())
             .stderr(Stdio::piped())

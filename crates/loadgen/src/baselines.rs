@@ -76,7 +76,10 @@ pub struct Scripts {
 impl Scripts {
     /// Connects and makes sure every script used here is loaded.
     pub async fn connect(url: &str, numbers: Arc<Numbers>) -> anyhow::Result<Self> {
-        let prefix = format!("bench:{}:", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+        let prefix = format!(
+            "bench:{}:",
+            &uuid::Uuid::new_v4().simple().to_string()[..12]
+        );
         let store = RedisStore::connect(RedisConfig {
             url: url.to_owned(),
             key_prefix: prefix.clone(),
@@ -256,7 +259,7 @@ impl VerifyScript {
             .buffer_unordered(64)
             .try_collect()
             .await?;
-        let (right_n, _) = Pool::<ChallengeId>::split(count);
+        let (right_n, _) = crate::ops::split(count);
         let mut ids = ids;
         let victims = ids.split_off(right_n.min(ids.len()));
         Ok(Self {
@@ -369,7 +372,7 @@ impl SessionInsert {
             .await
             .map_err(|e| anyhow::anyhow!("connecting to PostgreSQL: {e}"))?;
         for statement in B3_SCHEMA {
-            sqlx::query(statement).execute(&pool).await?;
+            sqlx::query(*statement).execute(&pool).await?;
         }
         let tenant = uuid::Uuid::new_v4().to_string();
         let user = uuid::Uuid::new_v4().to_string();

@@ -23,10 +23,7 @@ pub enum Sample {
     /// An answer (or a transport failure) with its status name, and whether the scenario
     /// expects it (a rate-limited StartLogin is expected in S2, a wrong code's
     /// UNAUTHENTICATED in S3).
-    Done {
-        code: &'static str,
-        expected: bool,
-    },
+    Done { code: &'static str, expected: bool },
     /// The scenario ran out of prepared inputs (challenges with codes): the run ends here.
     Exhausted,
 }

@@ -39,9 +39,9 @@ impl Numbers {
             .iter()
             .copied()
             .filter(|a| {
-                EXCHANGES.iter().all(|e| {
-                    PhoneNumber::parse(&format!("+1{a}{e}2368"), Some(us)).is_ok()
-                })
+                EXCHANGES
+                    .iter()
+                    .all(|e| PhoneNumber::parse(&format!("+1{a}{e}2368"), Some(us)).is_ok())
             })
             .collect();
         if areas.len() < 50 {
@@ -84,10 +84,7 @@ mod tests {
         for k in 0..997u64 {
             for i in [k, k * step, k * step + 9_999] {
                 let n = numbers.get(i);
-                assert!(
-                    PhoneNumber::parse(&n, Some(us)).is_ok(),
-                    "{n} is not valid"
-                );
+                assert!(PhoneNumber::parse(&n, Some(us)).is_ok(), "{n} is not valid");
             }
         }
         let distinct: HashSet<String> = (0..50_000u64).map(|i| numbers.get(i)).collect();

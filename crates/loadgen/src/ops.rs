@@ -104,6 +104,15 @@ pub struct VerifyMix {
     pub pool: Pool<Coded>,
 }
 
+/// How `challenges` prepared challenges divide between fresh ones and victims:
+/// `(right, victims)`. Every 5 calls: 4 right (4 challenges) and 1 wrong (1/7 of a victim),
+/// so 28 right challenges per victim.
+pub const fn split(challenges: usize) -> (usize, usize) {
+    let victims = challenges.div_ceil(29);
+    let victims = if victims == 0 { 1 } else { victims };
+    (challenges.saturating_sub(victims), victims)
+}
+
 /// Prepared challenges for the 80/20 verify mix (S3, and B1 of the verify script).
 pub struct Pool<T> {
     pub right: Vec<T>,
@@ -111,14 +120,6 @@ pub struct Pool<T> {
 }
 
 impl<T> Pool<T> {
-    /// How many challenges of each kind `requests` calls need: `(right, victims)`.
-    pub fn split(challenges: usize) -> (usize, usize) {
-        // Every 5 calls: 4 right (4 challenges) and 1 wrong (1/7 of a victim): 28 right
-        // challenges per victim.
-        let victims = challenges.div_ceil(29).max(1);
-        (challenges.saturating_sub(victims), victims)
-    }
-
     /// The challenge and code of call `seq`, and whether the code is the right one.
     pub fn pick(&self, seq: u64) -> Option<(&T, bool)> {
         let block = seq / 5;
@@ -235,7 +236,7 @@ mod tests {
 
     #[test]
     fn the_mix_is_four_right_to_one_wrong_with_seven_wrongs_per_victim() {
-        let (right, victims) = Pool::split(290);
+        let (right, victims) = split(290);
         assert_eq!((right, victims), (280, 10));
         let coded = |i: usize| Coded {
             challenge_id: format!("c{i}"),

@@ -22,6 +22,8 @@ pub struct Snapshot {
     pub at: Instant,
     /// CPU ticks of this process.
     pub driver_ticks: u64,
+    /// Busy CPU ticks of the whole machine (all cores), from `/proc/stat`.
+    pub system_ticks: u64,
     /// CPU ticks (with direct children) and RSS in KiB of each watched process.
     pub watched: BTreeMap<String, (u64, u64)>,
 }
@@ -61,20 +63,42 @@ impl Watch {
             let all = all_stats();
             for (name, pid) in &self.pids {
                 let own = all.iter().find(|s| s.pid == *pid).map_or(0, |s| s.ticks);
-                let children: u64 = all
-                    .iter()
-                    .filter(|s| s.ppid == *pid)
-                    .map(|s| s.ticks)
-                    .sum();
+                let children: u64 = all.iter().filter(|s| s.ppid == *pid).map(|s| s.ticks).sum();
                 watched.insert(name.clone(), (own + children, rss_kib(*pid).unwrap_or(0)));
             }
         }
         Snapshot {
             at,
             driver_ticks,
+            system_ticks: system_busy_ticks().unwrap_or(0),
             watched,
         }
     }
+}
+
+/// Cores busy with anything but the driver and the watched processes between two
+/// snapshots: other work on the machine, which makes a run noisy.
+pub fn others(before: &Snapshot, after: &Snapshot) -> f64 {
+    let secs = (after.at - before.at).as_secs_f64().max(1e-9);
+    let ours: u64 = after.driver_ticks.saturating_sub(before.driver_ticks)
+        + after
+            .watched
+            .iter()
+            .map(|(name, (t, _))| t.saturating_sub(before.watched.get(name).map_or(*t, |w| w.0)))
+            .sum::<u64>();
+    let all = after.system_ticks.saturating_sub(before.system_ticks);
+    all.saturating_sub(ours) as f64 / TICKS_PER_SEC / secs
+}
+
+/// Busy ticks summed over all cores: user, nice, system, irq, softirq, steal.
+fn system_busy_ticks() -> Option<u64> {
+    let stat = fs::read_to_string("/proc/stat").ok()?;
+    let line = stat.lines().next()?.strip_prefix("cpu ")?;
+    let v: Vec<u64> = line
+        .split_whitespace()
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    Some([0, 1, 2, 5, 6, 7].iter().filter_map(|i| v.get(*i)).sum())
 }
 
 /// Usage of the driver and of each watched process between two snapshots.
@@ -162,6 +186,11 @@ mod tests {
         let line = "42 (tokio (rt) w) S 7 42 42 0 -1 4194560 100 0 0 0 250 31 0 0 20 0 3 0 1 2 3";
         let s = parse_stat(42, line).unwrap();
         assert_eq!((s.pid, s.ppid, s.ticks), (42, 7, 281));
+    }
+
+    #[test]
+    fn reads_the_machine_busy_time() {
+        assert!(system_busy_ticks().unwrap() > 0);
     }
 
     #[test]

@@ -42,6 +42,8 @@ pub struct RunResult {
     /// CPU and memory of the driver and of the `--watch`ed processes over the window.
     pub driver: Usage,
     pub watched: BTreeMap<String, Usage>,
+    /// Cores busy with other work on the machine during the window (noise).
+    pub other_cores: f64,
     /// Scenario figures: `b2_ms`, `hash_permits`, `p99_alone_us`, ...
     pub extra: BTreeMap<String, f64>,
     pub note: String,
@@ -77,6 +79,7 @@ impl RunResult {
             mean_us: h.mean(),
             driver,
             watched,
+            other_cores: procstat::others(&c.before, &c.after),
             ..Self::default()
         }
     }
@@ -110,6 +113,17 @@ impl RunResult {
         if let Some(why) = &self.skipped {
             return format!("{:<16} {:<14} skipped: {why}", self.scenario, self.label);
         }
+        if self.mode == "serial" {
+            return format!(
+                "{:<16} {:<14} {:<12} {:>10.1}/s  mean {:.1} ms ({})",
+                self.scenario,
+                self.label,
+                "serial",
+                self.rps,
+                self.mean_us / 1e3,
+                self.note
+            );
+        }
         let load = match (self.mode.as_str(), self.concurrency, self.rate) {
             ("open", _, Some(r)) => format!("open {r:.0}/s"),
             (_, Some(c), _) => format!("c={c}"),
@@ -127,7 +141,7 @@ impl RunResult {
             .map(|(k, u)| format!("{k} {:.0}µs/req {:.2}cores", u.cpu_us_per_req, u.cores))
             .collect();
         format!(
-            "{:<16} {:<14} {:<12} {:>10.0}/s  p50 {:>7} p90 {:>7} p99 {:>7} p99.9 {:>7} µs  unexpected {}{}{}  [{}]",
+            "{:<16} {:<14} {:<12} {:>10.0}/s  p50 {:>7} p90 {:>7} p99 {:>7} p99.9 {:>7} µs  unexpected {}{}{}  [{}] driver {:.2} others {:.2} cores",
             self.scenario,
             self.label,
             load,
@@ -148,6 +162,8 @@ impl RunResult {
                 String::new()
             },
             server.join(", "),
+            self.driver.cores,
+            self.other_cores,
         )
     }
 }

@@ -65,6 +65,7 @@ impl Sink {
     }
 
     /// The last code sent to `number`, if any.
+    #[cfg(test)]
     pub fn latest(&self, number: &str) -> Option<String> {
         let latest = self.latest.lock().unwrap_or_else(|e| e.into_inner());
         latest.get(&digits(number)).cloned()
@@ -91,7 +92,10 @@ impl Sink {
         if let Some(tx) = waiter {
             let _ = tx.send(code);
         }
-        reply(StatusCode::OK, &format!(r#"{{"status":"sent","id":"sink-{n}"}}"#))
+        reply(
+            StatusCode::OK,
+            &format!(r#"{{"status":"sent","id":"sink-{n}"}}"#),
+        )
     }
 }
 

@@ -166,11 +166,7 @@ pub async fn create_password_users(
 }
 
 /// Logs `email` in with [`PASSWORD`] and returns the access token.
-pub async fn password_login(
-    conns: &Conns,
-    tenant: &Tenant,
-    email: &str,
-) -> anyhow::Result<String> {
+pub async fn password_login(conns: &Conns, tenant: &Tenant, email: &str) -> anyhow::Result<String> {
     let resp = conns
         .auth(0)
         .start_login(tenant.req(login_request(email)))
@@ -198,9 +194,11 @@ pub fn login_request(email: &str) -> pb::StartLoginRequest {
 pub fn phone_login_request(phone: &str) -> pb::StartLoginRequest {
     pb::StartLoginRequest {
         client: Some(client_context()),
-        method: Some(pb::start_login_request::Method::Phone(pb::PhoneCredentials {
-            phone_number: phone.to_owned(),
-        })),
+        method: Some(pb::start_login_request::Method::Phone(
+            pb::PhoneCredentials {
+                phone_number: phone.to_owned(),
+            },
+        )),
     }
 }
 

@@ -15,6 +15,11 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use twostep_core::otp::CodeKey;
 use twostep_core::password::HashCost;
+use twostep_sms_gateway::OutboxKey;
+
+mod sms;
+
+pub use sms::{RawOutbox, RawProvider, RawRoute, RawRouting, RawSms, SmsSettings};
 
 /// The top-level keys; environment variables whose first segment is not one of these are not
 /// ours (for example the test harness's `TWOSTEP_TEST_*`) and are ignored.
@@ -58,6 +63,11 @@ pub struct Settings {
     pub hash_permits: usize,
     pub hash_max_wait: Duration,
     pub sms_console: bool,
+    /// Providers, routes, routing policy and outbox worker settings (`[sms]`).
+    pub sms: SmsSettings,
+    /// Seals SMS bodies in the outbox; `None` in development without a key (a random one
+    /// per process is used then).
+    pub outbox_key: Option<OutboxKey>,
     pub log_level: String,
     pub log_format: LogFormat,
     pub health_interval: Duration,
@@ -128,19 +138,15 @@ pub struct RawRedis {
 pub struct RawSecurity {
     /// Hex, at least 32 bytes (`openssl rand -hex 32`). Required in production.
     pub code_key: Option<String>,
+    /// Hex, exactly 32 bytes (`openssl rand -hex 32`): seals SMS bodies in the outbox.
+    /// Required in production; the same on every instance.
+    pub outbox_key: Option<String>,
     pub argon2_memory_kib: u32,
     pub argon2_iterations: u32,
     pub argon2_parallelism: u32,
     /// Concurrent password hashes; default: cores - 1, at least 1.
     pub password_hash_permits: Option<usize>,
     pub password_hash_max_wait_ms: u64,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct RawSms {
-    /// Print messages to standard error instead of sending them. Development only.
-    pub console: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -208,18 +214,13 @@ impl Default for RawSecurity {
         let cost = HashCost::default();
         Self {
             code_key: None,
+            outbox_key: None,
             argon2_memory_kib: cost.m_kib,
             argon2_iterations: cost.t,
             argon2_parallelism: cost.p,
             password_hash_permits: None,
             password_hash_max_wait_ms: 2_000,
         }
-    }
-}
-
-impl Default for RawSms {
-    fn default() -> Self {
-        Self { console: true }
     }
 }
 
@@ -267,6 +268,12 @@ pub fn load_from(
                 .required(true),
         );
     }
+    // Provider settings from the environment address an array entry by name, which the
+    // `config` crate cannot do; `sms::validate` applies them.
+    let (provider_env, env): (HashMap<String, String>, HashMap<String, String>) = env
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .partition(|(k, _)| k.starts_with(sms::PROVIDER_ENV_PREFIX));
     let ours: HashMap<String, String> = env
         .iter()
         .filter(|(k, _)| {
@@ -296,10 +303,13 @@ pub fn load_from(
                     "invalid configuration (TWOSTEP_* environment): {e}"
                 )),
             })?;
-    validate(raw)
+    validate(raw, &provider_env)
 }
 
-fn validate(raw: RawSettings) -> Result<Settings, ConfigError> {
+fn validate(
+    raw: RawSettings,
+    provider_env: &HashMap<String, String>,
+) -> Result<Settings, ConfigError> {
     let environment = match raw.environment.to_ascii_lowercase().as_str() {
         "development" => Environment::Development,
         "production" => Environment::Production,
@@ -425,12 +435,26 @@ fn validate(raw: RawSettings) -> Result<Settings, ConfigError> {
     if hash_permits == 0 {
         return Err(bad("security.password_hash_permits", "must be positive"));
     }
-    if production && raw.sms.console {
-        return Err(bad(
-            "sms.console",
-            "the console sink is for development only; set it to false in production",
-        ));
-    }
+    let sms_console = raw.sms.console;
+    let sms = sms::validate(raw.sms, provider_env, production)?;
+    let outbox_key = match raw
+        .security
+        .outbox_key
+        .as_deref()
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+    {
+        Some(hex_key) => {
+            Some(OutboxKey::from_hex(hex_key).map_err(|e| bad("security.outbox_key", e))?)
+        }
+        None if production => {
+            return Err(bad(
+                "security.outbox_key",
+                "is required in production (openssl rand -hex 32; the same on every instance)",
+            ));
+        }
+        None => None,
+    };
     let log_format = match raw.log.format.as_deref() {
         None if production => LogFormat::Json,
         None => LogFormat::Pretty,
@@ -460,7 +484,9 @@ fn validate(raw: RawSettings) -> Result<Settings, ConfigError> {
         hash_cost,
         hash_permits,
         hash_max_wait: Duration::from_millis(raw.security.password_hash_max_wait_ms),
-        sms_console: raw.sms.console,
+        sms_console,
+        sms,
+        outbox_key,
         log_level: raw.log.level,
         log_format,
         health_interval: Duration::from_millis(raw.health.check_interval_ms),

@@ -19,7 +19,8 @@ use twostep_proto::v1::account_service_server::AccountServiceServer;
 use twostep_proto::v1::admin_service_server::AdminServiceServer;
 use twostep_proto::v1::auth_service_server::AuthServiceServer;
 use twostep_shortlived::{MemoryStore, RedisConfig, RedisStore};
-use twostep_sms_gateway::{ConsoleSink, InProcessOutbox, NoProvider};
+use twostep_sms_gateway::factory::{self, FactoryError};
+use twostep_sms_gateway::{ConsoleSink, NoProvider, OutboxKey, OutboxWorker, SqlOutbox};
 use twostep_storage::{Database, DbOptions};
 
 use crate::config::{Environment, Settings};
@@ -41,6 +42,8 @@ pub struct Application {
     state: AppState,
     database: Database,
     store: Arc<dyn ShortLivedStore>,
+    /// Started by `run_until_stopped`, stopped after the last RPC.
+    outbox_worker: OutboxWorker,
 }
 
 impl Application {
@@ -67,12 +70,19 @@ impl Application {
                 .context("configuring the Redis store (redis.url)")?,
             ),
         };
-        let sender: Arc<dyn SmsSender> = if settings.sms_console {
-            Arc::new(ConsoleSink)
-        } else {
-            tracing::warn!("no SMS provider is configured: codes cannot be delivered");
-            Arc::new(NoProvider)
+        let sender = sms_sender(&settings, Arc::clone(&clock))?;
+        let outbox_key = match settings.outbox_key.clone() {
+            Some(key) => key,
+            None => {
+                tracing::warn!(
+                    "security.outbox_key is not set: using a random key; SMS queued by this \
+                     process cannot be sent by another or after a restart"
+                );
+                OutboxKey::random().map_err(|e| anyhow::anyhow!("generating an outbox key: {e}"))?
+            }
         };
+        let outbox = SqlOutbox::new(Arc::new(database.outbox()), outbox_key, Arc::clone(&clock));
+        let outbox_worker = outbox.worker(sender, settings.sms.outbox);
         let code_key = settings.code_key.clone().unwrap_or_else(|| {
             tracing::warn!(
                 "security.code_key is not set: using a random key; codes do not survive a restart"
@@ -99,8 +109,9 @@ impl Application {
             sessions: Arc::new(database.sessions()),
             backup_codes: Arc::new(database.backup_codes()),
             audit: Arc::new(database.audit()),
+            consumed: Arc::new(database.consumed_challenges()),
             store: Arc::clone(&store),
-            outbox: Arc::new(InProcessOutbox::start(sender, 10_000)),
+            outbox: Arc::new(outbox),
             clock,
             code_key,
             passwords,
@@ -123,6 +134,7 @@ impl Application {
             state,
             database,
             store,
+            outbox_worker,
         })
     }
 
@@ -139,7 +151,9 @@ impl Application {
             state,
             database,
             store,
+            outbox_worker,
         } = self;
+        let outbox_worker = outbox_worker.spawn();
         let (reporter, health_service) = tonic_health::server::health_reporter();
         health::set_all(&reporter, ServingStatus::NotServing).await;
         let watcher = tokio::spawn(health::watch(
@@ -189,6 +203,7 @@ impl Application {
         tokio::select! {
             res = &mut server => {
                 watcher.abort();
+                outbox_worker.stop(settings.shutdown_grace).await;
                 return res.context("serving gRPC");
             }
             () = shutdown => {}
@@ -201,9 +216,39 @@ impl Application {
             Ok(res) => res.context("serving gRPC")?,
             Err(_) => tracing::warn!("grace period over; abandoning remaining requests"),
         }
+        // Messages queued by the last requests are sent (or left queued for the next start).
+        outbox_worker.stop(settings.shutdown_grace).await;
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+/// The SMS sender behind the outbox: the router over the configured providers; the console
+/// sink in development when none is configured; otherwise a sender that fails every message.
+fn sms_sender(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Arc<dyn SmsSender>> {
+    let sms = &settings.sms;
+    if sms.providers.is_empty() {
+        if settings.sms_console {
+            tracing::info!("no SMS provider is configured: printing messages (sms.console)");
+            return Ok(Arc::new(ConsoleSink));
+        }
+        tracing::warn!("no SMS provider is configured: codes cannot be delivered");
+        return Ok(Arc::new(NoProvider));
+    }
+    let router =
+        factory::build(&sms.providers, &sms.routes, sms.routing, clock).map_err(|e| match e {
+            FactoryError::GenericHttp { index, source, .. } => {
+                anyhow::anyhow!("invalid configuration key sms.providers[{index}]: {source}")
+            }
+            other => anyhow::anyhow!("building the SMS providers (sms.providers): {other}"),
+        })?;
+    let names: Vec<&str> = sms.providers.iter().map(|p| p.name.as_str()).collect();
+    tracing::info!(
+        providers = %names.join(", "),
+        routes = sms.routes.len(),
+        "sms providers configured"
+    );
+    Ok(Arc::new(router))
 }
 
 pub async fn connect_database(settings: &Settings) -> anyhow::Result<Database> {

@@ -1,5 +1,6 @@
 //! SMS delivery for twostep: provider adapters behind core's `SmsSender` port, routing with
-//! failover between them, the texts, and the outbox that takes messages off the RPC path.
+//! failover between them, the texts, and the durable outbox that takes messages off the RPC
+//! path.
 //!
 //! **Architecture invariant:** flows never call a provider. They enqueue; a worker sends. So a
 //! slow or failing provider never shows in an RPC's latency or answer.
@@ -7,18 +8,22 @@
 //! - [`providers`]: one module per provider, each following a section of the fact sheet.
 //! - [`routing`]: the [`Router`], an `SmsSender` that retries, fails over and trips circuit
 //!   breakers across providers.
+//! - [`factory`]: builds the [`Router`] from configured providers and routes.
+//! - [`outbox`]: [`SqlOutbox`], the flows' `SmsOutbox` over durable rows with sealed bodies,
+//!   and the [`OutboxWorker`] that sends them.
 //! - [`templates`]: the code text per locale and its segment count.
 //! - [`transport`]: the shared HTTP client and error classification.
 
 pub mod console;
+pub mod factory;
 pub mod none;
+pub mod outbox;
 pub mod providers;
-pub mod queue;
 pub mod routing;
 pub mod templates;
 pub mod transport;
 
 pub use console::ConsoleSink;
 pub use none::NoProvider;
-pub use queue::InProcessOutbox;
+pub use outbox::{OutboxKey, OutboxSettings, OutboxWorker, SqlOutbox};
 pub use routing::{Router, RouterPolicy};

@@ -21,7 +21,8 @@ use crate::error::{Sanitised, StorageError, repo_err};
 use crate::migration::Migrator;
 use crate::redact::{redact_url, scrub};
 use crate::repo::{
-    SqlAuditLog, SqlBackupCodeRepo, SqlOutboxRepo, SqlSessionRepo, SqlTenantRepo, SqlUserRepo,
+    SqlAuditLog, SqlBackupCodeRepo, SqlConsumedChallenges, SqlOutboxRepo, SqlSessionRepo,
+    SqlTenantRepo, SqlUserRepo,
 };
 
 /// Pool settings. The defaults suit one `twostepd` process.
@@ -133,6 +134,11 @@ impl Database {
 
     pub fn audit(&self) -> SqlAuditLog {
         SqlAuditLog::new(self.conn.clone())
+    }
+
+    /// The ledger of accepted codes (`ConsumedChallenges`, R39 a).
+    pub fn consumed_challenges(&self) -> SqlConsumedChallenges {
+        SqlConsumedChallenges::new(self.conn.clone())
     }
 
     /// The durable SMS outbox's rows (`OutboxRepo`).

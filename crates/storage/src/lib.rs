@@ -22,5 +22,6 @@ mod repo;
 pub use db::{Database, DbOptions, Engine};
 pub use error::StorageError;
 pub use repo::{
-    SqlAuditLog, SqlBackupCodeRepo, SqlOutboxRepo, SqlSessionRepo, SqlTenantRepo, SqlUserRepo,
+    SqlAuditLog, SqlBackupCodeRepo, SqlConsumedChallenges, SqlOutboxRepo, SqlSessionRepo,
+    SqlTenantRepo, SqlUserRepo,
 };

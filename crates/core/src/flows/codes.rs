@@ -130,6 +130,11 @@ pub async fn verify(
     let mac = deps.code_key.mac(id, tenant.id, code);
     match deps.store.verify_challenge(id, mac, now).await? {
         VerifyOutcome::Verified(challenge) => {
+            // A Redis failover may revive a consumed challenge; SQL remembers (R39 a).
+            if !deps.consumed.record(tenant.id, id, now).await? {
+                tracing::warn!(challenge = %id, "code replayed after the challenge was consumed");
+                return Err(CoreError::Unauthenticated);
+            }
             if let Some(user) = challenge.user {
                 deps.store.clear_failures(&otp_account(user)).await?;
             }

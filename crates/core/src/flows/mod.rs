@@ -26,7 +26,8 @@ use crate::clock::Clock;
 use crate::otp::CodeKey;
 use crate::password::PasswordHasher;
 use crate::ports::{
-    AuditLog, BackupCodeRepo, SessionRepo, ShortLivedStore, SmsOutbox, TenantRepo, UserRepo,
+    AuditLog, BackupCodeRepo, ConsumedChallenges, SessionRepo, ShortLivedStore, SmsOutbox,
+    TenantRepo, UserRepo,
 };
 
 /// Everything a flow may reach. Built once at start-up and shared.
@@ -36,6 +37,7 @@ pub struct Deps {
     pub sessions: Arc<dyn SessionRepo>,
     pub backup_codes: Arc<dyn BackupCodeRepo>,
     pub audit: Arc<dyn AuditLog>,
+    pub consumed: Arc<dyn ConsumedChallenges>,
     pub store: Arc<dyn ShortLivedStore>,
     pub outbox: Arc<dyn SmsOutbox>,
     pub clock: Arc<dyn Clock>,

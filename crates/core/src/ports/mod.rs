@@ -11,7 +11,7 @@ pub use outbox::{
     ClaimedOutboxMessage, NewOutboxMessage, OutboxOutcome, OutboxRecord, OutboxRepo, OutboxStatus,
     SealedBody,
 };
-pub use records::{AuditLog, BackupCodeRepo, StoredBackupCode};
+pub use records::{AuditLog, BackupCodeRepo, ConsumedChallenges, StoredBackupCode};
 pub use repos::{RepoError, SessionRepo, TenantRepo, UserRepo};
 pub use short_lived::{
     Limit, RateDecision, ResendOutcome, ShortLivedStore, StoreError, VerifyOutcome,

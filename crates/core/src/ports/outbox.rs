@@ -226,12 +226,18 @@ pub trait OutboxRepo: Send + Sync + 'static {
     ) -> Result<bool, RepoError>;
 
     /// Rows left `sending` by a worker that died (`lease_until <= now`) go back to `queued`,
-    /// due at once, their claim token cleared. Returns how many.
-    async fn requeue_abandoned(&self, now: DateTime<Utc>) -> Result<u64, RepoError>;
+    /// due at once, their claim token cleared; rows under one of the caller's own `held`
+    /// claims are left alone (the caller knows it is still working on them, however late its
+    /// lease renewal). Returns how many.
+    async fn requeue_abandoned(
+        &self,
+        now: DateTime<Utc>,
+        held: &[uuid::Uuid],
+    ) -> Result<u64, RepoError>;
 
     /// Rows past `expires_at` that no worker holds (`queued`, or `sending` with its lease run
-    /// out) become `expired`, their body erased. Returns how many.
-    async fn expire_due(&self, now: DateTime<Utc>) -> Result<u64, RepoError>;
+    /// out and not under one of `held`) become `expired`, their body erased. Returns how many.
+    async fn expire_due(&self, now: DateTime<Utc>, held: &[uuid::Uuid]) -> Result<u64, RepoError>;
 
     /// A delivery receipt: the `sent` row the provider calls `provider_message_id` becomes
     /// `delivered`. `false` when there is no such row.

@@ -57,3 +57,19 @@ pub trait AuditLog: Send + Sync + 'static {
         limit: u32,
     ) -> Result<Vec<AuditEvent>, RepoError>;
 }
+
+/// A durable record of every code that was accepted. The short-lived store already consumes a
+/// challenge atomically, but Redis replication is asynchronous: after a failover to a replica
+/// that missed the consumption, the same code would verify again. Recording the consumption
+/// in SQL closes that gap (R39 a).
+#[async_trait]
+pub trait ConsumedChallenges: Send + Sync + 'static {
+    /// Records that the challenge's code was accepted. `true` the first time, `false` when it
+    /// was recorded before: the caller must then refuse the code.
+    async fn record(
+        &self,
+        tenant: TenantId,
+        challenge: crate::ids::ChallengeId,
+        now: DateTime<Utc>,
+    ) -> Result<bool, RepoError>;
+}

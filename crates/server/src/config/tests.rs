@@ -115,3 +115,277 @@ fn tempfile() -> (std::path::PathBuf, std::fs::File) {
     let file = std::fs::File::create(&path).unwrap();
     (path, file)
 }
+
+// === [sms] and security.outbox_key ===
+
+fn file(text: &str) -> std::path::PathBuf {
+    let mut f = tempfile();
+    write!(f.1, "{text}").unwrap();
+    f.0
+}
+
+const TWO_PROVIDERS: &str = r#"
+[sms]
+console = false
+
+[[sms.providers]]
+name = "primary"
+kind = "twilio"
+account_sid = "AC123"
+from = "+15005550006"
+timeout_ms = 3000
+
+[[sms.providers]]
+name = "backup"
+kind = "generic_http"
+url = "http://127.0.0.1:9/send?to=$ctx.num"
+method = "POST"
+payload = '{"to":"$ctx.num","text":"$ctx.msg"}'
+number_format = "digits"
+expected_status = 202
+message_id_pointer = "/id"
+headers = { "Content-Type" = "application/json", "X-Api-Key" = "k" }
+
+[[sms.routes]]
+country = "NL"
+providers = ["backup", "primary"]
+
+[sms.outbox]
+lease_ms = 5000
+retry_base_ms = 100
+retry_max_ms = 1000
+"#;
+
+#[test]
+fn providers_routes_and_outbox_settings_are_read_from_the_file() {
+    use twostep_sms_gateway::factory::ProviderKind;
+    use twostep_sms_gateway::providers::generic_http::{HttpMethod, NumberFormat};
+    let path = file(TWO_PROVIDERS);
+    let s = load_from(
+        Some(&path),
+        &env(&[(
+            "TWOSTEP_SMS__PROVIDERS__PRIMARY__AUTH_TOKEN",
+            "secret-token",
+        )]),
+    )
+    .unwrap();
+    assert_eq!(s.sms.providers.len(), 2);
+    let ProviderKind::Twilio(twilio) = &s.sms.providers[0].kind else {
+        panic!("{:?}", s.sms.providers[0])
+    };
+    assert_eq!(s.sms.providers[0].name, "primary");
+    assert_eq!(twilio.account_sid, "AC123");
+    assert_eq!(
+        secrecy::ExposeSecret::expose_secret(&twilio.auth_token),
+        "secret-token"
+    );
+    assert_eq!(twilio.timeout, Duration::from_millis(3000));
+    assert_eq!(twilio.base_url, "https://api.twilio.com");
+    let ProviderKind::GenericHttp(g) = &s.sms.providers[1].kind else {
+        panic!("{:?}", s.sms.providers[1])
+    };
+    assert_eq!(g.name, "backup");
+    assert_eq!(g.method, HttpMethod::Post);
+    assert_eq!(g.number_format, NumberFormat::Digits);
+    assert_eq!(g.expected_status, Some(202));
+    assert_eq!(g.message_id_pointer.as_deref(), Some("/id"));
+    assert_eq!(
+        g.payload.as_deref(),
+        Some(r#"{"to":"$ctx.num","text":"$ctx.msg"}"#)
+    );
+    let mut headers: Vec<String> = g
+        .headers
+        .iter()
+        .map(|(k, v)| {
+            format!(
+                "{}={}",
+                k.to_ascii_lowercase(),
+                secrecy::ExposeSecret::expose_secret(v)
+            )
+        })
+        .collect();
+    headers.sort();
+    assert_eq!(headers, ["content-type=application/json", "x-api-key=k"]);
+    assert_eq!(s.sms.routes.len(), 1);
+    assert_eq!(s.sms.routes[0].region.as_str(), "NL");
+    assert_eq!(s.sms.routes[0].providers, ["backup", "primary"]);
+    assert_eq!(s.sms.outbox.lease, Duration::from_millis(5000));
+    assert_eq!(s.sms.outbox.retry_base, Duration::from_millis(100));
+    assert!(!s.sms.console);
+    // The secret never shows in Debug output.
+    assert!(!format!("{s:?}").contains("secret-token"));
+}
+
+#[track_caller]
+fn sms_err(toml: &str, pairs: &[(&str, &str)]) -> String {
+    let path = file(toml);
+    load_err(Some(&path), pairs)
+}
+
+fn one_provider(body: &str) -> String {
+    format!("[[sms.providers]]\nname = \"gw\"\n{body}\n")
+}
+
+#[test]
+fn provider_errors_name_the_key() {
+    let cases = [
+        (
+            one_provider("kind = \"carrier-pigeon\""),
+            "sms.providers[0].kind",
+        ),
+        (
+            "[[sms.providers]]\nkind = \"console\"\n".to_owned(),
+            "sms.providers[0].name",
+        ),
+        (
+            one_provider("kind = \"generic_http\""),
+            "sms.providers[0].url",
+        ),
+        (
+            one_provider("kind = \"generic_http\"\nurl = \"ftp://x\""),
+            "sms.providers[0].url",
+        ),
+        (
+            one_provider("kind = \"generic_http\"\nurl = \"http://x\"\nmethod = \"PUT\""),
+            "sms.providers[0].method",
+        ),
+        (
+            one_provider(
+                "kind = \"generic_http\"\nurl = \"http://x\"\nmethod = \"GET\"\npayload = \"a\"",
+            ),
+            "sms.providers[0].payload",
+        ),
+        (
+            one_provider("kind = \"generic_http\"\nurl = \"http://x\"\nnumber_format = \"x\""),
+            "sms.providers[0].number_format",
+        ),
+        (
+            one_provider("kind = \"generic_http\"\nurl = \"http://x\"\nexpected_status = 42"),
+            "sms.providers[0].expected_status",
+        ),
+        (
+            one_provider(
+                "kind = \"generic_http\"\nurl = \"http://x\"\nmessage_id_pointer = \"id\"",
+            ),
+            "sms.providers[0].message_id_pointer",
+        ),
+        (
+            one_provider(
+                "kind = \"generic_http\"\nurl = \"http://x\"\nheaders = { \"Bad Header\" = \"v\" }",
+            ),
+            "sms.providers[0].headers",
+        ),
+        (
+            one_provider("kind = \"generic_http\"\nurl = \"http://x\"\nbase_url = \"http://y\""),
+            "sms.providers[0].base_url",
+        ),
+        (
+            one_provider("kind = \"twilio\"\naccount_sid = \"AC1\"\nauth_token = \"t\""),
+            "sms.providers[0].from",
+        ),
+        (
+            one_provider("kind = \"vonage\"\napi_key = \"k\""),
+            "sms.providers[0].api_secret",
+        ),
+        (
+            one_provider("kind = \"clickatell\"\napi_key = \"k\"\nbase_url = \"nope\""),
+            "sms.providers[0].base_url",
+        ),
+        (
+            one_provider(
+                "kind = \"plivo\"\nauth_id = \"a\"\nauth_token = \"t\"\nsrc = \"s\"\ntimeout_ms = 0",
+            ),
+            "sms.providers[0].timeout_ms",
+        ),
+        (
+            format!(
+                "{}{}",
+                one_provider("kind = \"console\""),
+                one_provider("kind = \"console\"")
+            ),
+            "sms.providers[1].name",
+        ),
+        (
+            format!(
+                "{}[[sms.routes]]\ncountry = \"XX\"\nproviders = [\"gw\"]\n",
+                one_provider("kind = \"console\"")
+            ),
+            "sms.routes[0].country",
+        ),
+        (
+            format!(
+                "{}[[sms.routes]]\ncountry = \"NL\"\nproviders = [\"other\"]\n",
+                one_provider("kind = \"console\"")
+            ),
+            "sms.routes[0].providers",
+        ),
+        (
+            "[sms.outbox]\nlease_ms = 0\n".to_owned(),
+            "sms.outbox.lease_ms",
+        ),
+    ];
+    for (toml, key) in cases {
+        let e = sms_err(&toml, &[]);
+        assert!(e.contains(key), "{toml}\n=> {e}");
+        assert_eq!(e.lines().count(), 1, "{e}");
+    }
+}
+
+#[test]
+fn provider_environment_variables_must_name_a_provider_and_a_setting() {
+    let toml = one_provider("kind = \"messagebird\"\noriginator = \"Acme\"");
+    let e = sms_err(&toml, &[]);
+    assert!(e.contains("sms.providers[0].access_key"), "{e}");
+    assert!(e.contains("TWOSTEP_SMS__PROVIDERS__GW__ACCESS_KEY"), "{e}");
+    let path = file(&toml);
+    load_from(
+        Some(&path),
+        &env(&[("TWOSTEP_SMS__PROVIDERS__GW__ACCESS_KEY", "live_x")]),
+    )
+    .unwrap();
+    let e = sms_err(&toml, &[("TWOSTEP_SMS__PROVIDERS__NOPE__ACCESS_KEY", "x")]);
+    assert!(e.contains("NOPE"), "{e}");
+    let e = sms_err(&toml, &[("TWOSTEP_SMS__PROVIDERS__GW__COLOUR", "x")]);
+    assert!(e.contains("colour"), "{e}");
+}
+
+#[test]
+fn production_refuses_the_console_and_needs_providers_and_an_outbox_key() {
+    let key = "ab".repeat(32);
+    let base = [
+        ("TWOSTEP_ENVIRONMENT", "production"),
+        ("TWOSTEP_REDIS__URL", "redis://127.0.0.1:1"),
+        ("TWOSTEP_SECURITY__CODE_KEY", key.as_str()),
+        ("TWOSTEP_SMS__CONSOLE", "false"),
+    ];
+    let e = load_err(None, &base);
+    assert!(e.contains("sms.providers"), "{e}");
+    let e = sms_err(&one_provider("kind = \"console\""), &base);
+    assert!(e.contains("sms.providers[0].kind"), "{e}");
+    let clickatell = one_provider("kind = \"clickatell\"\napi_key = \"k\"");
+    let e = sms_err(&clickatell, &base);
+    assert!(e.contains("security.outbox_key"), "{e}");
+    let mut with_key = base.to_vec();
+    with_key.push(("TWOSTEP_SECURITY__OUTBOX_KEY", "abcd"));
+    let e = sms_err(&clickatell, &with_key);
+    assert!(
+        e.contains("security.outbox_key") && e.contains("64 hex"),
+        "{e}"
+    );
+    with_key.pop();
+    with_key.push(("TWOSTEP_SECURITY__OUTBOX_KEY", key.as_str()));
+    let path = file(&clickatell);
+    let s = load_from(Some(&path), &env(&with_key)).unwrap();
+    assert_eq!(
+        s.outbox_key.unwrap().id(),
+        twostep_sms_gateway::OutboxKey::new([0xab; 32]).id()
+    );
+}
+
+#[test]
+fn development_needs_no_outbox_key_and_keeps_the_console_shortcut() {
+    let s = load_from(None, &env(&[])).unwrap();
+    assert!(s.outbox_key.is_none());
+    assert!(s.sms.providers.is_empty());
+    assert!(s.sms_console);
+}

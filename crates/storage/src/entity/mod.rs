@@ -5,6 +5,7 @@
 
 pub(crate) mod audit_event;
 pub(crate) mod backup_code;
+pub(crate) mod consumed_challenge;
 pub(crate) mod session;
 pub(crate) mod sms_outbox;
 pub(crate) mod tenant;

@@ -12,6 +12,7 @@ use sea_orm_migration::{MigrationTrait, MigratorTrait};
 mod m0001_initial;
 mod m0002_backup_codes_and_audit;
 mod m0003_sms_outbox;
+mod m0004_consumed_challenges;
 
 /// The migrations of twostep, oldest first.
 pub(crate) struct Migrator;
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0001_initial::Migration),
             Box::new(m0002_backup_codes_and_audit::Migration),
             Box::new(m0003_sms_outbox::Migration),
+            Box::new(m0004_consumed_challenges::Migration),
         ]
     }
 }

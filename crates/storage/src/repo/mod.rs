@@ -4,6 +4,7 @@
 
 mod audit;
 mod backup_code;
+mod consumed;
 mod outbox;
 mod session;
 mod tenant;
@@ -13,6 +14,7 @@ use chrono::{DateTime, SubsecRound, Utc};
 
 pub use audit::SqlAuditLog;
 pub use backup_code::SqlBackupCodeRepo;
+pub use consumed::SqlConsumedChallenges;
 pub use outbox::SqlOutboxRepo;
 pub use session::SqlSessionRepo;
 pub use tenant::SqlTenantRepo;

@@ -56,6 +56,15 @@ fn held(id: uuid::Uuid, claim: uuid::Uuid) -> Condition {
         .add(status_is(OutboxStatus::Sending))
 }
 
+/// Rows not under one of the caller's own claims (always true when it holds none).
+fn not_held(held: &[uuid::Uuid]) -> Condition {
+    if held.is_empty() {
+        Condition::all()
+    } else {
+        Condition::all().add(Column::ClaimToken.is_not_in(held.iter().copied()))
+    }
+}
+
 fn null_time() -> Expr {
     Expr::value(None::<DateTime<Utc>>)
 }
@@ -252,7 +261,11 @@ impl OutboxRepo for SqlOutboxRepo {
     }
 
     #[tracing::instrument(skip(self))]
-    async fn requeue_abandoned(&self, now: DateTime<Utc>) -> Result<u64, RepoError> {
+    async fn requeue_abandoned(
+        &self,
+        now: DateTime<Utc>,
+        held: &[uuid::Uuid],
+    ) -> Result<u64, RepoError> {
         let now = db_time(now);
         let res = Entity::update_many()
             .col_expr(Column::Status, Expr::value(OutboxStatus::Queued.as_str()))
@@ -263,6 +276,7 @@ impl OutboxRepo for SqlOutboxRepo {
             .filter(status_is(OutboxStatus::Sending))
             .filter(Column::LeaseUntil.lte(now))
             .filter(Column::ExpiresAt.gt(now))
+            .filter(not_held(held))
             .exec(&self.db)
             .await
             .map_err(repo_err)?;
@@ -270,12 +284,13 @@ impl OutboxRepo for SqlOutboxRepo {
     }
 
     #[tracing::instrument(skip(self))]
-    async fn expire_due(&self, now: DateTime<Utc>) -> Result<u64, RepoError> {
+    async fn expire_due(&self, now: DateTime<Utc>, held: &[uuid::Uuid]) -> Result<u64, RepoError> {
         let now = db_time(now);
         let unheld = Condition::any().add(status_is(OutboxStatus::Queued)).add(
             Condition::all()
                 .add(status_is(OutboxStatus::Sending))
-                .add(Column::LeaseUntil.lte(now)),
+                .add(Column::LeaseUntil.lte(now))
+                .add(not_held(held)),
         );
         let res = Entity::update_many()
             .col_expr(Column::Status, Expr::value(OutboxStatus::Expired.as_str()))

@@ -39,6 +39,7 @@ macro_rules! contract {
 
 mod audit;
 mod backup_codes;
+mod consumed;
 mod database;
 mod fixtures;
 mod harness;

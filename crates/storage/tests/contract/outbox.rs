@@ -27,6 +27,7 @@ contract!(
     failed_and_expired_outcomes_erase_the_body,
     a_lapsed_lease_is_requeued_and_the_old_claim_is_void,
     a_held_lease_can_be_extended,
+    the_callers_own_claims_are_neither_requeued_nor_expired,
     expire_due_ends_unheld_rows_past_their_expiry,
     concurrent_claims_never_share_a_row,
 );
@@ -353,8 +354,20 @@ async fn a_lapsed_lease_is_requeued_and_the_old_claim_is_void(db: Database) {
         .unwrap()
         .remove(0);
     // Still held: nothing to requeue.
-    assert_eq!(db.outbox().requeue_abandoned(t + secs(4)).await.unwrap(), 0);
-    assert_eq!(db.outbox().requeue_abandoned(t + secs(5)).await.unwrap(), 1);
+    assert_eq!(
+        db.outbox()
+            .requeue_abandoned(t + secs(4), &[])
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        db.outbox()
+            .requeue_abandoned(t + secs(5), &[])
+            .await
+            .unwrap(),
+        1
+    );
     let r = record(&db, msg.id).await;
     assert_eq!(r.status, OutboxStatus::Queued);
     assert!(r.has_body);
@@ -414,13 +427,67 @@ async fn a_held_lease_can_be_extended(db: Database) {
             .unwrap()
     );
     assert_eq!(
-        db.outbox().requeue_abandoned(t + secs(10)).await.unwrap(),
+        db.outbox()
+            .requeue_abandoned(t + secs(10), &[])
+            .await
+            .unwrap(),
         0
     );
     assert_eq!(record(&db, msg.id).await.lease_until, Some(t + secs(20)));
     assert!(
         !db.outbox()
             .extend_lease(c.id, uuid::Uuid::new_v4(), t + secs(60))
+            .await
+            .unwrap()
+    );
+}
+
+async fn the_callers_own_claims_are_neither_requeued_nor_expired(db: Database) {
+    let t = now();
+    let tenant = TenantId::random();
+    let mine = message(tenant, "mine", t, secs(10));
+    db.outbox().enqueue(&mine).await.unwrap();
+    let c = db
+        .outbox()
+        .claim(t, Duration::from_secs(1), 1, &keys())
+        .await
+        .unwrap()
+        .remove(0);
+    let theirs = message(tenant, "theirs", t, secs(10));
+    db.outbox().enqueue(&theirs).await.unwrap();
+    let other = db
+        .outbox()
+        .claim(t, Duration::from_secs(1), 1, &keys())
+        .await
+        .unwrap()
+        .remove(0);
+    assert_ne!(c.claim, other.claim);
+    // Both leases lapsed: only the row under someone else's claim is requeued.
+    assert_eq!(
+        db.outbox()
+            .requeue_abandoned(t + secs(2), &[c.claim])
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(record(&db, mine.id).await.status, OutboxStatus::Sending);
+    assert_eq!(record(&db, theirs.id).await.status, OutboxStatus::Queued);
+    // Past expiry, the held row is not expired under the holder either.
+    assert_eq!(
+        db.outbox()
+            .expire_due(t + secs(10), &[c.claim])
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(record(&db, mine.id).await.status, OutboxStatus::Sending);
+    let sent = OutboxOutcome::Sent {
+        provider: "p".to_owned(),
+        provider_message_id: "m".to_owned(),
+    };
+    assert!(
+        db.outbox()
+            .finish(c.id, c.claim, &sent, t + secs(11))
             .await
             .unwrap()
     );
@@ -451,8 +518,8 @@ async fn expire_due_ends_unheld_rows_past_their_expiry(db: Database) {
     db.outbox().enqueue(&queued).await.unwrap();
     db.outbox().enqueue(&fresh).await.unwrap();
 
-    assert_eq!(db.outbox().expire_due(t + secs(9)).await.unwrap(), 0);
-    assert_eq!(db.outbox().expire_due(t + secs(10)).await.unwrap(), 2);
+    assert_eq!(db.outbox().expire_due(t + secs(9), &[]).await.unwrap(), 0);
+    assert_eq!(db.outbox().expire_due(t + secs(10), &[]).await.unwrap(), 2);
     assert_eq!(record(&db, queued.id).await.status, OutboxStatus::Expired);
     assert!(!record(&db, queued.id).await.has_body);
     assert_eq!(record(&db, lapsed.id).await.status, OutboxStatus::Expired);
@@ -461,7 +528,10 @@ async fn expire_due_ends_unheld_rows_past_their_expiry(db: Database) {
     assert_eq!(record(&db, fresh.id).await.status, OutboxStatus::Queued);
     // Lapsed past expiry: not requeued (it is expired), and the held one is not touched.
     assert_eq!(
-        db.outbox().requeue_abandoned(t + secs(10)).await.unwrap(),
+        db.outbox()
+            .requeue_abandoned(t + secs(10), &[])
+            .await
+            .unwrap(),
         0
     );
     let sent = OutboxOutcome::Sent {
