@@ -261,61 +261,57 @@ impl TestServer {
         self.stderr.lock().unwrap().join("\n")
     }
 
-    /// The code of the last console SMS to the number ending in `last_four`, waiting for it
-    /// (the outbox sends after the RPC returns). Sink lines look like
-    /// `SMS to +1******0100: 123456 is your twostep code. …`.
+    /// The code of the last console code SMS to the number ending in `last_four`, waiting for
+    /// one (the outbox sends after the RPC returns). Code lines look like
+    /// `SMS to +1******0100: 123456 is your twostep code. …`; notices (no code) are skipped.
     pub async fn last_code_for(&self, last_four: &str) -> String {
-        let marker = format!("{last_four}: ");
+        self.next_code_for(last_four, 0).await
+    }
+
+    /// The code of the newest code SMS among those to `last_four` after the first `seen`
+    /// messages (of any kind, as `sms_count` counts them), waiting for one.
+    pub async fn next_code_for(&self, last_four: &str, seen: usize) -> String {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            let found = self
-                .stderr
-                .lock()
-                .unwrap()
-                .iter()
-                .rev()
-                .find(|l| l.starts_with("SMS to ") && l.contains(&marker))
-                .and_then(|l| l.split(&marker).nth(1))
+            let code = self
+                .sms_texts(last_four)
+                .into_iter()
+                .skip(seen)
+                .filter(|text| text.contains(" is your "))
                 .map(|text| {
                     text.chars()
                         .take_while(char::is_ascii_digit)
                         .collect::<String>()
-                });
-            if let Some(code) = found {
+                })
+                .filter(|code| !code.is_empty())
+                .next_back();
+            if let Some(code) = code {
                 return code;
             }
             assert!(
                 Instant::now() < deadline,
-                "no SMS to …{last_four}; stderr:\n{}",
+                "no code SMS to …{last_four}; stderr:\n{}",
                 self.stderr_text()
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 
-    /// Waits for an SMS to `last_four` beyond the first `seen` ones and returns its code.
-    pub async fn next_code_for(&self, last_four: &str, seen: usize) -> String {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while self.sms_count(last_four) <= seen {
-            assert!(
-                Instant::now() < deadline,
-                "no new SMS to …{last_four}; stderr:\n{}",
-                self.stderr_text()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        self.last_code_for(last_four).await
-    }
-
-    /// How many console SMS went to the number ending in `last_four`.
-    pub fn sms_count(&self, last_four: &str) -> usize {
+    /// The texts of every console SMS to the number ending in `last_four`, oldest first.
+    pub fn sms_texts(&self, last_four: &str) -> Vec<String> {
         let marker = format!("{last_four}: ");
         self.stderr
             .lock()
             .unwrap()
             .iter()
-            .filter(|l| l.starts_with("SMS to ") && l.contains(&marker))
-            .count()
+            .filter(|l| l.starts_with("SMS to "))
+            .filter_map(|l| l.split_once(&marker).map(|(_, text)| text.to_owned()))
+            .collect()
+    }
+
+    /// How many console SMS went to the number ending in `last_four`.
+    pub fn sms_count(&self, last_four: &str) -> usize {
+        self.sms_texts(last_four).len()
     }
 
     pub fn pid(&self) -> u32 {

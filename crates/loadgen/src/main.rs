@@ -200,6 +200,9 @@ pub struct SmsArgs {
     /// How long to wait for a code to arrive, seconds.
     #[arg(long, default_value_t = 10.0)]
     pub code_timeout: f64,
+    /// The listener answers each SMS after this many ms (a slow provider).
+    #[arg(long, default_value_t = 0)]
+    pub sms_delay_ms: u64,
 }
 
 #[derive(Args, Clone, Copy)]

@@ -244,21 +244,26 @@ const RATIOS: &[Ratio] = &[
         goal: Goal::None,
         unit: " MiB",
         compute: |r, permits| {
-            let rss = r
+            let at_256: Vec<(&str, u64)> = r
                 .iter()
                 .filter(ok)
                 .filter(|x| x.concurrency == Some(256))
-                .filter_map(|x| twostepd_rss_kib(x))
-                .max()?;
+                .filter_map(|x| Some((x.scenario.as_str(), twostepd_rss_kib(x)?)))
+                .collect();
+            let rss = at_256.iter().map(|(_, kib)| *kib).max()?;
             let idle = first(r, "idle")
                 .and_then(|i| i.extra.get("rss_kib").copied())
                 .unwrap_or(0.0);
+            let each: Vec<String> = at_256
+                .iter()
+                .map(|(s, kib)| format!("{s} {:.0}", *kib as f64 / 1024.0))
+                .collect();
             Some((
                 rss as f64 / 1024.0,
                 format!(
-                    "target ≤ {} MiB (64 + 19 × {permits} permits); idle {:.1} MiB",
-                    64 + 19 * permits,
-                    idle / 1024.0
+                    "target 64 + 19 × {permits} permits; idle {:.1} MiB; at c=256 (MiB, in run order): {}",
+                    idle / 1024.0,
+                    each.join(", ")
                 ),
             ))
         },

@@ -241,14 +241,25 @@ pub async fn s1(
     let conns = connect(target).await?;
     let tenant = target::create_tenant(&conns).await?;
     let numbers = Arc::new(Numbers::new()?);
-    let (scenario, phones, _sink) = match known {
+    let (scenario, phones, sink) = match known {
         None => ("s1", Phones::Distinct { numbers, offset: 0 }, None),
         Some(users) => {
             // Codes really go out: the provider must find a listener.
-            let (sink, _) = Sink::start(sms.sms_listen).await?;
+            let (sink, _) =
+                Sink::start(sms.sms_listen, Duration::from_millis(sms.sms_delay_ms)).await?;
             let phones: Vec<String> = (0..users as u64).map(|i| numbers.get(i)).collect();
+            let started = Instant::now();
             target::create_phone_users(&conns, &tenant, &phones, 32).await?;
-            ("s1-known", Phones::Known(phones), Some(sink))
+            eprintln!(
+                "twostep-load: {users} users with verified numbers in {:.1}s",
+                started.elapsed().as_secs_f64()
+            );
+            let name = if sms.sms_delay_ms > 0 {
+                "s1-known-slow-sms"
+            } else {
+                "s1-known"
+            };
+            (name, Phones::Known(phones), Some(sink))
         }
     };
     let op = ops::PhoneLogin {
@@ -256,7 +267,15 @@ pub async fn s1(
         tenant,
         phones,
     };
-    let r = drive(scenario, Arc::new(op), load).await?;
+    let mut r = drive(scenario, Arc::new(op), load).await?;
+    if let (Some(sink), Some(users)) = (&sink, known) {
+        let sent = sink.received.load(std::sync::atomic::Ordering::Relaxed);
+        r.extra.insert("sms_received".to_owned(), sent as f64);
+        r.note = format!(
+            "{users} users' numbers in turn; SMS answered after {} ms",
+            sms.sms_delay_ms
+        );
+    }
     r.emit(load.json.as_deref())
 }
 
@@ -290,7 +309,8 @@ impl CodeSetup {
     async fn new(target: &TargetArgs, sms: &SmsArgs) -> anyhow::Result<Option<Self>> {
         let conns = connect(target).await?;
         let tenant = target::create_tenant(&conns).await?;
-        let (sink, addr) = Sink::start(sms.sms_listen).await?;
+        let delay = Duration::from_millis(sms.sms_delay_ms);
+        let (sink, addr) = Sink::start(sms.sms_listen, delay).await?;
         eprintln!("twostep-load: SMS listener on http://{addr}/sms");
         let setup = Self {
             conns,

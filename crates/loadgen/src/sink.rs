@@ -8,6 +8,7 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
@@ -20,6 +21,8 @@ use tokio::sync::oneshot;
 
 #[derive(Default)]
 pub struct Sink {
+    /// How long each answer waits, as a slow provider would.
+    delay: Duration,
     latest: Mutex<HashMap<String, String>>,
     waiting: Mutex<HashMap<String, oneshot::Sender<String>>>,
     pub received: AtomicU64,
@@ -27,13 +30,20 @@ pub struct Sink {
 }
 
 impl Sink {
-    /// Binds `addr` (port 0 picks one) and serves in the background.
-    pub async fn start(addr: SocketAddr) -> anyhow::Result<(Arc<Self>, SocketAddr)> {
+    /// Binds `addr` (port 0 picks one) and serves in the background; every answer waits
+    /// `delay` first.
+    pub async fn start(
+        addr: SocketAddr,
+        delay: Duration,
+    ) -> anyhow::Result<(Arc<Self>, SocketAddr)> {
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|e| anyhow::anyhow!("binding the SMS listener on {addr}: {e}"))?;
         let local = listener.local_addr()?;
-        let sink = Arc::new(Self::default());
+        let sink = Arc::new(Self {
+            delay,
+            ..Self::default()
+        });
         let serving = Arc::clone(&sink);
         tokio::spawn(async move {
             loop {
@@ -72,6 +82,9 @@ impl Sink {
     }
 
     async fn handle(&self, req: Request<Incoming>) -> Response<Full<Bytes>> {
+        if !self.delay.is_zero() {
+            tokio::time::sleep(self.delay).await;
+        }
         let body = match Limited::new(req.into_body(), 64 * 1024).collect().await {
             Ok(b) => b.to_bytes(),
             Err(_) => return reply(StatusCode::BAD_REQUEST, r#"{"error":"unreadable body"}"#),
@@ -149,7 +162,9 @@ mod tests {
 
     #[tokio::test]
     async fn a_waiter_gets_the_code_posted_for_its_number() {
-        let (sink, addr) = Sink::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let (sink, addr) = Sink::start("127.0.0.1:0".parse().unwrap(), Duration::ZERO)
+            .await
+            .unwrap();
         let rx = sink.expect("+1 415 555 0100");
         let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
         let body = r#"{"to":"+14155550100","text":"123456 is your code"}"#;

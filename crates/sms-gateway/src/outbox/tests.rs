@@ -375,7 +375,7 @@ async fn a_worker_with_another_key_leaves_the_row_alone() {
 #[tokio::test]
 async fn a_body_that_does_not_open_fails_the_row() {
     let f = fixture().await;
-    let keys = vec![OutboxKey::new([9; 32]).id().to_owned()];
+    let keys = [OutboxKey::new([9; 32]).id().to_owned()];
     let tenant = TenantId::from_uuid(uuid::Uuid::nil());
     let row = twostep_core::ports::NewOutboxMessage {
         id: uuid::Uuid::now_v7(),
@@ -507,4 +507,57 @@ async fn many_messages_are_each_sent_once_by_two_workers() {
     for i in 0..30 {
         assert_eq!(f.row(&format!("m{i}")).await.status, OutboxStatus::Sent);
     }
+}
+
+/// A sender that blocks until released, to hold a send in flight.
+struct Gate {
+    open: tokio::sync::Notify,
+    calls: Mutex<usize>,
+}
+
+#[async_trait]
+impl SmsSender for Gate {
+    fn name(&self) -> &str {
+        "gate"
+    }
+
+    async fn send(&self, _: &OutgoingSms) -> Result<SentSms, SendError> {
+        *self.calls.lock().unwrap() += 1;
+        self.open.notified().await;
+        Ok(SentSms {
+            provider: "gate".to_owned(),
+            provider_message_id: "g".to_owned(),
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_worker_never_requeues_a_row_it_is_still_sending() {
+    let f = fixture().await;
+    f.enqueue("held", minutes(5)).await;
+    let gate = Arc::new(Gate {
+        open: tokio::sync::Notify::new(),
+        calls: Mutex::new(0),
+    });
+    let worker = f.outbox.worker(Arc::clone(&gate) as _, settings());
+    let first = tokio::spawn({
+        let worker = worker.clone();
+        async move { worker.run_once().await.unwrap() }
+    });
+    while *gate.calls.lock().unwrap() == 0 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // Its lease lapses (say the renewals were starved): the same worker's sweep leaves it.
+    f.clock.advance(TimeDelta::seconds(60));
+    let tick = tokio::time::timeout(Duration::from_secs(5), worker.run_once())
+        .await
+        .expect("the row was taken again and sent a second time")
+        .unwrap();
+    assert_eq!((tick.requeued, tick.claimed), (0, 0));
+    assert_eq!(f.row("held").await.status, OutboxStatus::Sending);
+    gate.open.notify_one();
+    assert_eq!(first.await.unwrap().claimed, 1);
+    let row = f.row("held").await;
+    assert_eq!((row.status, row.attempts), (OutboxStatus::Sent, 1));
+    assert_eq!(*gate.calls.lock().unwrap(), 1);
 }
