@@ -140,16 +140,21 @@ impl Scripts {
 }
 
 fn redis_failed(e: &redis::RedisError) -> Sample {
-    let code = if e.is_timeout() {
+    let code = redis_code(e);
+    crate::errors::note(code, &e.to_string());
+    Sample::Done {
+        code,
+        expected: false,
+    }
+}
+
+fn redis_code(e: &redis::RedisError) -> &'static str {
+    if e.is_timeout() {
         "REDIS_TIMEOUT"
     } else if e.is_io_error() || e.is_connection_dropped() {
         "REDIS_IO"
     } else {
         "REDIS_ERROR"
-    };
-    Sample::Done {
-        code,
-        expected: false,
     }
 }
 
@@ -404,10 +409,13 @@ impl Op for SessionInsert {
             .await;
         match res {
             Ok(_) => Sample::ok(),
-            Err(_) => Sample::Done {
-                code: "SQL_ERROR",
-                expected: false,
-            },
+            Err(e) => {
+                crate::errors::note("SQL_ERROR", &e.to_string());
+                Sample::Done {
+                    code: "SQL_ERROR",
+                    expected: false,
+                }
+            }
         }
     }
 }

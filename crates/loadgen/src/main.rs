@@ -6,6 +6,7 @@
 
 mod baselines;
 mod engine;
+mod errors;
 mod numbers;
 mod ops;
 mod procstat;

@@ -27,9 +27,11 @@ const AREA_CODES: &[u16] = &[
 /// Exchanges (the three digits after the area code); `555` first, as in the brief.
 const EXCHANGES: &[u16] = &[555, 234, 345, 456, 567, 678, 789, 872, 963, 274];
 
-/// Maps an index to a number; distinct for the first `capacity()` indexes.
+/// Maps an index to a number; distinct for the first `capacity()` indexes. Each run starts
+/// at a random place, so two runs (whose SMS may still be in an outbox) rarely share numbers.
 pub struct Numbers {
     areas: Vec<u16>,
+    base: u64,
 }
 
 impl Numbers {
@@ -50,7 +52,9 @@ impl Numbers {
                 areas.len()
             );
         }
-        Ok(Self { areas })
+        let mut numbers = Self { areas, base: 0 };
+        numbers.base = rand::random_range(0..numbers.capacity());
+        Ok(numbers)
     }
 
     pub fn capacity(&self) -> u64 {
@@ -59,7 +63,7 @@ impl Numbers {
 
     /// The `i`-th number, E.164. Consecutive indexes spread over area codes first.
     pub fn get(&self, i: u64) -> String {
-        let i = i % self.capacity().max(1);
+        let i = self.base.wrapping_add(i) % self.capacity().max(1);
         let areas = self.areas.len() as u64;
         let area = self.areas[usize::try_from(i % areas).unwrap_or(0)];
         let rest = i / areas;
@@ -77,7 +81,8 @@ mod tests {
 
     #[test]
     fn numbers_are_distinct_and_valid() {
-        let numbers = Numbers::new().unwrap();
+        let mut numbers = Numbers::new().unwrap();
+        numbers.base = 0;
         assert!(numbers.capacity() > 1_000_000);
         let us = Region::parse("US").unwrap();
         let step = numbers.capacity() / 997;

@@ -12,8 +12,10 @@ use crate::numbers::Numbers;
 use crate::target::{self, Conns, Tenant, code_name};
 
 fn failed(status: &Status) -> Sample {
+    let code = code_name(status.code());
+    crate::errors::note(code, status.message());
     Sample::Done {
-        code: code_name(status.code()),
+        code,
         expected: false,
     }
 }

@@ -31,6 +31,8 @@ pub struct RunResult {
     pub unexpected: u64,
     /// Answers by gRPC status (or `REDIS_*`, `SQL_ERROR`).
     pub codes: BTreeMap<String, u64>,
+    /// The first message of each unexpected status.
+    pub messages: BTreeMap<String, String>,
     /// Expected answers per second (S4: logins per second).
     pub rps: f64,
     pub p50_us: u64,
@@ -80,6 +82,7 @@ impl RunResult {
             driver,
             watched,
             other_cores: procstat::others(&c.before, &c.after),
+            messages: crate::errors::take(),
             ..Self::default()
         }
     }

@@ -245,8 +245,12 @@ pub async fn s1(
         None => ("s1", Phones::Distinct { numbers, offset: 0 }, None),
         Some(users) => {
             // Codes really go out: the provider must find a listener.
-            let (sink, _) =
-                Sink::start(sms.sms_listen, Duration::from_millis(sms.sms_delay_ms)).await?;
+            let (sink, _) = Sink::start(
+                sms.sms_listen,
+                Duration::from_millis(sms.sms_delay_ms),
+                &tenant.tag,
+            )
+            .await?;
             let phones: Vec<String> = (0..users as u64).map(|i| numbers.get(i)).collect();
             let started = Instant::now();
             target::create_phone_users(&conns, &tenant, &phones, 32).await?;
@@ -310,7 +314,7 @@ impl CodeSetup {
         let conns = connect(target).await?;
         let tenant = target::create_tenant(&conns).await?;
         let delay = Duration::from_millis(sms.sms_delay_ms);
-        let (sink, addr) = Sink::start(sms.sms_listen, delay).await?;
+        let (sink, addr) = Sink::start(sms.sms_listen, delay, &tenant.tag).await?;
         eprintln!("twostep-load: SMS listener on http://{addr}/sms");
         let setup = Self {
             conns,

@@ -23,18 +23,22 @@ use tokio::sync::oneshot;
 pub struct Sink {
     /// How long each answer waits, as a slow provider would.
     delay: Duration,
+    /// Only texts containing this are this run's; others are answered and ignored.
+    tag: String,
     latest: Mutex<HashMap<String, String>>,
     waiting: Mutex<HashMap<String, oneshot::Sender<String>>>,
     pub received: AtomicU64,
     pub unreadable: AtomicU64,
+    pub foreign: AtomicU64,
 }
 
 impl Sink {
     /// Binds `addr` (port 0 picks one) and serves in the background; every answer waits
-    /// `delay` first.
+    /// `delay` first; texts without `tag` are ignored.
     pub async fn start(
         addr: SocketAddr,
         delay: Duration,
+        tag: &str,
     ) -> anyhow::Result<(Arc<Self>, SocketAddr)> {
         let listener = TcpListener::bind(addr)
             .await
@@ -42,6 +46,7 @@ impl Sink {
         let local = listener.local_addr()?;
         let sink = Arc::new(Self {
             delay,
+            tag: tag.to_owned(),
             ..Self::default()
         });
         let serving = Arc::clone(&sink);
@@ -89,10 +94,14 @@ impl Sink {
             Ok(b) => b.to_bytes(),
             Err(_) => return reply(StatusCode::BAD_REQUEST, r#"{"error":"unreadable body"}"#),
         };
-        let Some((to, code)) = parse(&body) else {
+        let Some((to, code, text)) = parse(&body) else {
             self.unreadable.fetch_add(1, Ordering::Relaxed);
             return reply(StatusCode::BAD_REQUEST, r#"{"error":"no number or code"}"#);
         };
+        if !text.contains(&self.tag) {
+            self.foreign.fetch_add(1, Ordering::Relaxed);
+            return reply(StatusCode::OK, r#"{"status":"sent","id":"ignored"}"#);
+        }
         let n = self.received.fetch_add(1, Ordering::Relaxed);
         {
             let mut latest = self.latest.lock().unwrap_or_else(|e| e.into_inner());
@@ -126,9 +135,9 @@ fn digits(s: &str) -> String {
     s.chars().filter(char::is_ascii_digit).collect()
 }
 
-/// `(number digits, code)` from a JSON body `{"to": ..., "text": ...}`; the code is the first
-/// run of 4 to 10 digits in the text.
-fn parse(body: &[u8]) -> Option<(String, String)> {
+/// `(number digits, code, text)` from a JSON body `{"to": ..., "text": ...}`; the code is
+/// the first run of 4 to 10 digits in the text.
+fn parse(body: &[u8]) -> Option<(String, String, String)> {
     let value: serde_json::Value = serde_json::from_slice(body).ok()?;
     let to = digits(value.get("to")?.as_str()?);
     let text = value.get("text")?.as_str()?;
@@ -138,7 +147,7 @@ fn parse(body: &[u8]) -> Option<(String, String)> {
     if to.is_empty() {
         return None;
     }
-    Some((to, code.to_owned()))
+    Some((to, code.to_owned(), text.to_owned()))
 }
 
 #[cfg(test)]
@@ -148,10 +157,8 @@ mod tests {
     #[test]
     fn finds_the_code_in_the_message_text() {
         let body = br#"{"to":"+14155550100","text":"042917 is your Bench code. It expires in 5 min. Do not share it with anyone."}"#;
-        assert_eq!(
-            parse(body),
-            Some(("14155550100".to_owned(), "042917".to_owned()))
-        );
+        let (to, code, _) = parse(body).unwrap();
+        assert_eq!((to.as_str(), code.as_str()), ("14155550100", "042917"));
     }
 
     #[test]
@@ -162,12 +169,12 @@ mod tests {
 
     #[tokio::test]
     async fn a_waiter_gets_the_code_posted_for_its_number() {
-        let (sink, addr) = Sink::start("127.0.0.1:0".parse().unwrap(), Duration::ZERO)
+        let (sink, addr) = Sink::start("127.0.0.1:0".parse().unwrap(), Duration::ZERO, "qxz")
             .await
             .unwrap();
         let rx = sink.expect("+1 415 555 0100");
         let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-        let body = r#"{"to":"+14155550100","text":"123456 is your code"}"#;
+        let body = r#"{"to":"+14155550100","text":"123456 is your Bench qxz code"}"#;
         let request = format!(
             "POST /sms HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
             body.len()
@@ -177,5 +184,6 @@ mod tests {
             .unwrap();
         assert_eq!(rx.await.unwrap(), "123456");
         assert_eq!(sink.latest("14155550100").as_deref(), Some("123456"));
+        assert_eq!(sink.foreign.load(Ordering::Relaxed), 0);
     }
 }

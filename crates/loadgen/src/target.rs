@@ -58,6 +58,9 @@ impl Conns {
 #[derive(Clone)]
 pub struct Tenant {
     pub id: String,
+    /// Letters unique to this run, in the tenant's app name and so in every SMS text: the
+    /// listener ignores texts of other runs (an outbox may still be sending those).
+    pub tag: String,
     header: AsciiMetadataValue,
 }
 
@@ -74,6 +77,9 @@ impl Tenant {
 /// A fresh tenant: phone login allowed, US numbers, every code setting at its default.
 pub async fn create_tenant(conns: &Conns) -> anyhow::Result<Tenant> {
     let slug = format!("bench-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+    let tag: String = (0..8)
+        .map(|_| char::from(b'a' + rand::random_range(0..26u8)))
+        .collect();
     let policy = pb::TenantPolicy {
         two_step_customers: pb::TwoStepMode::Optional.into(),
         two_step_admins: pb::TwoStepMode::Optional.into(),
@@ -86,7 +92,7 @@ pub async fn create_tenant(conns: &Conns) -> anyhow::Result<Tenant> {
         .create_tenant(pb::CreateTenantRequest {
             slug: slug.clone(),
             name: format!("Load test {slug}"),
-            app_name: "Bench".to_owned(),
+            app_name: format!("Bench {tag}"),
             policy: Some(policy),
         })
         .await
@@ -99,6 +105,7 @@ pub async fn create_tenant(conns: &Conns) -> anyhow::Result<Tenant> {
         .map_err(|e| anyhow::anyhow!("tenant id is not a header value: {e}"))?;
     Ok(Tenant {
         id: tenant.tenant_id,
+        tag,
         header,
     })
 }
