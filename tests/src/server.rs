@@ -283,8 +283,7 @@ impl TestServer {
                         .take_while(char::is_ascii_digit)
                         .collect::<String>()
                 })
-                .filter(|code| !code.is_empty())
-                .next_back();
+                .rfind(|code| !code.is_empty());
             if let Some(code) = code {
                 return code;
             }
