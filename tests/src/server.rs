@@ -83,39 +83,7 @@ impl TestServer {
     /// answers health checks.
     pub async fn start_with(backend: Backend, extra_env: &[(&str, &str)]) -> Self {
         let dir = TempDir::new();
-        let mut cmd = Command::new(twostepd_path());
-        cmd.current_dir(&dir.0)
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("TWOSTEP_SERVER__LISTEN_ADDR", "127.0.0.1:0")
-            .env("TWOSTEP_HEALTH__CHECK_INTERVAL_MS", "200")
-            .env("RUST_LOG", "info");
-        match backend {
-            Backend::Embedded => {}
-            Backend::PostgresRedis => {
-                cmd.env(
-                    "TWOSTEP_DATABASE__URL",
-                    env::fresh_postgres_database().await,
-                );
-                cmd.env(
-                    "TWOSTEP_REDIS__URL",
-                    env::required("TWOSTEP_TEST_REDIS_URL"),
-                );
-                cmd.env(
-                    "TWOSTEP_REDIS__KEY_PREFIX",
-                    format!("e2e{}:", uuid::Uuid::new_v4().simple()),
-                );
-            }
-            Backend::Shared(stores) => {
-                cmd.env("TWOSTEP_DATABASE__URL", &stores.database_url);
-                cmd.env("TWOSTEP_REDIS__URL", &stores.redis_url);
-                cmd.env("TWOSTEP_REDIS__KEY_PREFIX", &stores.key_prefix);
-                cmd.env("TWOSTEP_SECURITY__CODE_KEY", &stores.code_key);
-            }
-        }
-        for (k, v) in extra_env {
-            cmd.env(k, v);
-        }
+        let cmd = command(&dir, backend, extra_env, None).await;
         Self::spawn(cmd, dir).await
     }
 
@@ -130,40 +98,7 @@ impl TestServer {
         let dir = TempDir::new();
         let config = dir.0.join("twostepd.toml");
         std::fs::write(&config, toml).unwrap();
-        let mut cmd = Command::new(twostepd_path());
-        cmd.arg("--config").arg(&config);
-        cmd.current_dir(&dir.0)
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("TWOSTEP_SERVER__LISTEN_ADDR", "127.0.0.1:0")
-            .env("TWOSTEP_HEALTH__CHECK_INTERVAL_MS", "200")
-            .env("RUST_LOG", "info");
-        match backend {
-            Backend::Embedded => {}
-            Backend::PostgresRedis => {
-                cmd.env(
-                    "TWOSTEP_DATABASE__URL",
-                    env::fresh_postgres_database().await,
-                );
-                cmd.env(
-                    "TWOSTEP_REDIS__URL",
-                    env::required("TWOSTEP_TEST_REDIS_URL"),
-                );
-                cmd.env(
-                    "TWOSTEP_REDIS__KEY_PREFIX",
-                    format!("e2e{}:", uuid::Uuid::new_v4().simple()),
-                );
-            }
-            Backend::Shared(stores) => {
-                cmd.env("TWOSTEP_DATABASE__URL", &stores.database_url);
-                cmd.env("TWOSTEP_REDIS__URL", &stores.redis_url);
-                cmd.env("TWOSTEP_REDIS__KEY_PREFIX", &stores.key_prefix);
-                cmd.env("TWOSTEP_SECURITY__CODE_KEY", &stores.code_key);
-            }
-        }
-        for (k, v) in extra_env {
-            cmd.env(k, v);
-        }
+        let cmd = command(&dir, backend, extra_env, Some(&config)).await;
         Self::spawn(cmd, dir).await
     }
 
@@ -333,6 +268,53 @@ impl TestServer {
             .expect("twostepd did not exit in time")
             .unwrap()
     }
+}
+
+/// The `twostepd` command for a test: a free port, fast health checks, the backend's stores,
+/// then `extra_env`, and an optional `--config` file.
+async fn command(
+    dir: &TempDir,
+    backend: Backend,
+    extra_env: &[(&str, &str)],
+    config: Option<&PathBuf>,
+) -> Command {
+    let mut cmd = Command::new(twostepd_path());
+    if let Some(config) = config {
+        cmd.arg("--config").arg(config);
+    }
+    cmd.current_dir(&dir.0)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("TWOSTEP_SERVER__LISTEN_ADDR", "127.0.0.1:0")
+        .env("TWOSTEP_HEALTH__CHECK_INTERVAL_MS", "200")
+        .env("RUST_LOG", "info");
+    match backend {
+        Backend::Embedded => {}
+        Backend::PostgresRedis => {
+            cmd.env(
+                "TWOSTEP_DATABASE__URL",
+                env::fresh_postgres_database().await,
+            );
+            cmd.env(
+                "TWOSTEP_REDIS__URL",
+                env::required("TWOSTEP_TEST_REDIS_URL"),
+            );
+            cmd.env(
+                "TWOSTEP_REDIS__KEY_PREFIX",
+                format!("e2e{}:", uuid::Uuid::new_v4().simple()),
+            );
+        }
+        Backend::Shared(stores) => {
+            cmd.env("TWOSTEP_DATABASE__URL", &stores.database_url);
+            cmd.env("TWOSTEP_REDIS__URL", &stores.redis_url);
+            cmd.env("TWOSTEP_REDIS__KEY_PREFIX", &stores.key_prefix);
+            cmd.env("TWOSTEP_SECURITY__CODE_KEY", &stores.code_key);
+        }
+    }
+    for (k, v) in extra_env {
+        cmd.env(k, v);
+    }
+    cmd
 }
 
 async fn collect(
