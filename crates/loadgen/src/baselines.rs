@@ -302,9 +302,9 @@ pub struct HashCost {
     pub p: u32,
 }
 
-/// Mean and best time of one argon2id hash (32-byte output, 16-byte salt) over `samples`
-/// hashes, one at a time on a blocking thread; ms.
-pub async fn argon2_ms(cost: HashCost, samples: usize) -> anyhow::Result<(f64, f64)> {
+/// Times of `samples` argon2id hashes (32-byte output, 16-byte salt), one at a time on a
+/// blocking thread, in ms.
+pub async fn argon2_samples(cost: HashCost, samples: usize) -> anyhow::Result<Vec<f64>> {
     tokio::task::spawn_blocking(move || {
         let params = Params::new(cost.m_kib, cost.t, cost.p, Some(32))
             .map_err(|e| anyhow::anyhow!("argon2 parameters: {e}"))?;
@@ -314,22 +314,33 @@ pub async fn argon2_ms(cost: HashCost, samples: usize) -> anyhow::Result<(f64, f
         argon
             .hash_password_into(b"warm-up password", b"sixteen byte slt", &mut out)
             .map_err(|e| anyhow::anyhow!("argon2: {e}"))?;
-        let mut total = Duration::ZERO;
-        let mut best = Duration::MAX;
+        let mut times = Vec::with_capacity(samples.max(1));
         for i in 0..samples.max(1) {
             let password = format!("correct-horse-battery-staple-{i}");
             let start = Instant::now();
             argon
                 .hash_password_into(password.as_bytes(), b"sixteen byte slt", &mut out)
                 .map_err(|e| anyhow::anyhow!("argon2: {e}"))?;
-            let took = start.elapsed();
-            total += took;
-            best = best.min(took);
+            times.push(start.elapsed().as_secs_f64() * 1e3);
         }
-        let mean = total.as_secs_f64() * 1e3 / samples.max(1) as f64;
-        Ok((mean, best.as_secs_f64() * 1e3))
+        Ok(times)
     })
     .await?
+}
+
+/// B2 from hash times: the median (robust to a neighbour's burst of work) and the best, ms.
+pub fn b2_summary(mut times: Vec<f64>) -> (f64, f64) {
+    times.sort_by(f64::total_cmp);
+    let n = times.len();
+    if n == 0 {
+        return (f64::NAN, f64::NAN);
+    }
+    let median = if n % 2 == 1 {
+        times[n / 2]
+    } else {
+        f64::midpoint(times[n / 2 - 1], times[n / 2])
+    };
+    (median, times[0])
 }
 
 // === B3 ===
