@@ -45,6 +45,9 @@ pub trait Op: Send + Sync + 'static {
 /// Latencies (µs) and answers of the measured window.
 pub struct Recorder {
     pub hist: Histogram<u64>,
+    /// Open loop: how late each request left against its intended time (the driver's own
+    /// share of the latency).
+    pub lag: Histogram<u64>,
     pub codes: BTreeMap<&'static str, u64>,
     pub expected: u64,
     pub total: u64,
@@ -56,6 +59,7 @@ impl Recorder {
     pub fn new() -> anyhow::Result<Self> {
         Ok(Self {
             hist: Histogram::new_with_bounds(1, MAX_LATENCY_US, 3)?,
+            lag: Histogram::new_with_bounds(1, MAX_LATENCY_US, 3)?,
             codes: BTreeMap::new(),
             expected: 0,
             total: 0,
@@ -72,8 +76,14 @@ impl Recorder {
         }
     }
 
+    fn record_lag(&mut self, lag: Duration) {
+        let us = u64::try_from(lag.as_micros()).unwrap_or(MAX_LATENCY_US);
+        self.lag.saturating_record(us.clamp(1, MAX_LATENCY_US));
+    }
+
     fn merge(&mut self, other: &Self) -> anyhow::Result<()> {
         self.hist.add(&other.hist)?;
+        self.lag.add(&other.lag)?;
         for (code, n) in &other.codes {
             *self.codes.entry(code).or_insert(0) += n;
         }
@@ -229,6 +239,10 @@ const SHARDS: usize = 16;
 
 /// Requests sent at `rate` per second on a fixed schedule, whatever the answers do; at most
 /// `max_inflight` outstanding (beyond that sending waits, and the wait counts in latency).
+///
+/// The schedule is kept by a thread of its own that sleeps with the OS timer (tens of µs of
+/// slack) and spawns each request onto the runtime: the runtime's timer wakes on whole
+/// milliseconds, which would add up to 1 ms of the driver's own lateness to every latency.
 pub async fn open<O: Op>(
     op: Arc<O>,
     rate: f64,
@@ -249,48 +263,49 @@ pub async fn open<O: Op>(
     );
     let inflight = Arc::new(Semaphore::new(max_inflight.max(1)));
     let interval = Duration::from_secs_f64(1.0 / rate);
-    let mut i: u64 = 0;
-    'dispatch: loop {
-        let next = tl.start + interval.mul_f64(i as f64);
-        if next >= tl.end || tl.stopped() {
-            break;
-        }
-        tokio::time::sleep_until(next).await;
-        // Everything whose time has come goes now (the timer wakes at most once per ms).
-        let now = Instant::now();
-        loop {
-            let intended = tl.start + interval.mul_f64(i as f64);
-            if intended > now {
-                break;
-            }
-            if intended >= tl.end || tl.stopped() {
-                break 'dispatch;
-            }
-            let Ok(permit) = Arc::clone(&inflight).acquire_owned().await else {
-                break 'dispatch;
-            };
-            let (op, tl2, shards) = (Arc::clone(&op), Arc::clone(&tl), Arc::clone(&shards));
-            let seq = i;
-            tokio::spawn(async move {
-                let sample = op.call(seq).await;
-                let done = Instant::now();
-                drop(permit);
-                match sample {
-                    Sample::Exhausted => tl2.stop_now(),
-                    Sample::Done { code, expected } => {
-                        if intended >= tl2.window_start {
-                            let idx = usize::try_from(seq).unwrap_or(0) % SHARDS;
-                            if let Some(shard) = shards.get(idx) {
-                                let mut rec = shard.lock().unwrap_or_else(|e| e.into_inner());
-                                rec.record(done - intended, code, expected);
+    let handle = tokio::runtime::Handle::current();
+    let pacer = {
+        let (tl, shards, inflight) = (Arc::clone(&tl), Arc::clone(&shards), Arc::clone(&inflight));
+        tokio::task::spawn_blocking(move || {
+            let mut i: u64 = 0;
+            loop {
+                let intended = tl.start + interval.mul_f64(i as f64);
+                if intended >= tl.end || tl.stopped() {
+                    break;
+                }
+                let now = Instant::now();
+                if intended > now {
+                    std::thread::sleep(intended - now);
+                }
+                let Ok(permit) = handle.block_on(Arc::clone(&inflight).acquire_owned()) else {
+                    break;
+                };
+                let (op, tl2, shards) = (Arc::clone(&op), Arc::clone(&tl), Arc::clone(&shards));
+                let seq = i;
+                handle.spawn(async move {
+                    let sent = Instant::now();
+                    let sample = op.call(seq).await;
+                    let done = Instant::now();
+                    drop(permit);
+                    match sample {
+                        Sample::Exhausted => tl2.stop_now(),
+                        Sample::Done { code, expected } => {
+                            if intended >= tl2.window_start {
+                                let idx = usize::try_from(seq).unwrap_or(0) % SHARDS;
+                                if let Some(shard) = shards.get(idx) {
+                                    let mut rec = shard.lock().unwrap_or_else(|e| e.into_inner());
+                                    rec.record(done - intended, code, expected);
+                                    rec.record_lag(sent - intended);
+                                }
                             }
                         }
                     }
-                }
-            });
-            i += 1;
-        }
-    }
+                });
+                i += 1;
+            }
+        })
+    };
+    pacer.await?;
     // Let the outstanding requests finish (their latency still counts), for at most 30 s.
     let all = u32::try_from(max_inflight.max(1)).unwrap_or(u32::MAX);
     let drained = tokio::time::timeout(

@@ -248,8 +248,11 @@ pub struct LoadArgs {
     pub peak_from: Option<PathBuf>,
     #[arg(long)]
     pub peak_scenario: Option<String>,
-    /// Open loop: the most requests outstanding at once.
-    #[arg(long, default_value_t = 8192)]
+    /// Open loop: the most requests outstanding at once. Beyond it, sending waits (and the
+    /// wait counts in latency, measured from the intended time). Kept under the servers'
+    /// limits (1024 concurrent requests, HTTP/2 stream limits): past them a burst turns into
+    /// refused streams and a dropped connection instead of queueing.
+    #[arg(long, default_value_t = 256)]
     pub max_inflight: usize,
     /// Seconds of load before the measured window.
     #[arg(long, default_value_t = 5.0)]

@@ -117,11 +117,13 @@ fn p99_at_80(runs: &Runs<'_>, scenario: &str) -> Option<(f64, String)> {
     Some((
         r.p99_us as f64 / 1e3,
         format!(
-            "{scenario} open loop {:.0}/s: p50 {} µs, p99 {} µs, p99.9 {} µs",
+            "{scenario} open loop {:.0}/s: p50 {} µs, p99 {} µs, p99.9 {} µs; the driver sent \
+             p99 {} µs late",
             r.rate.unwrap_or(0.0),
             r.p50_us,
             r.p99_us,
-            r.p999_us
+            r.p999_us,
+            r.extra.get("send_lag_p99_us").copied().unwrap_or(0.0)
         ),
     ))
 }

@@ -120,6 +120,15 @@ fn finish(scenario: &str, plan: &Plan, c: &Collected) -> RunResult {
             if let Some(f) = plan.rate_frac {
                 r.extra.insert("rate_frac".to_owned(), f);
             }
+            let lag = &c.rec.lag;
+            r.extra.insert(
+                "send_lag_p50_us".to_owned(),
+                lag.value_at_quantile(0.5) as f64,
+            );
+            r.extra.insert(
+                "send_lag_p99_us".to_owned(),
+                lag.value_at_quantile(0.99) as f64,
+            );
         }
         None => {
             r.mode = "closed".to_owned();
