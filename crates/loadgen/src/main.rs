@@ -6,7 +6,9 @@
 
 mod baselines;
 mod engine;
+mod enumeration;
 mod errors;
+mod ks;
 mod numbers;
 mod ops;
 mod procstat;
@@ -155,6 +157,20 @@ enum Command {
         tokens: usize,
         #[command(flatten)]
         load: LoadArgs,
+    },
+    /// R18/R19: answers and latencies of StartLogin (phone, password) and StartRegistration
+    /// for existing and missing accounts, compared (KS test p > 0.01, medians within 5 ms).
+    /// Exits non-zero when a probe misses.
+    Enumeration {
+        #[command(flatten)]
+        target: TargetArgs,
+        /// Pairs (existing, missing) per probe.
+        #[arg(long, default_value_t = 500)]
+        samples: usize,
+        /// Pause after each call, ms, so that the SMS sent for an existing subject is out of
+        /// the way before the next call.
+        #[arg(long, default_value_t = 10)]
+        pause_ms: u64,
     },
     /// Writes the ratio table (markdown) from a JSON-lines file of runs.
     Report {
@@ -359,6 +375,18 @@ async fn run(command: Command) -> anyhow::Result<()> {
             tokens,
             load,
         } => runs::s6(&target, tokens, &load).await,
+        Command::Enumeration {
+            target,
+            samples,
+            pause_ms,
+        } => {
+            enumeration::run(
+                &target.target,
+                samples,
+                std::time::Duration::from_millis(pause_ms),
+            )
+            .await
+        }
         Command::Report {
             input,
             output,

@@ -74,7 +74,7 @@ impl Tenant {
     }
 }
 
-/// A fresh tenant: phone login allowed, US numbers, every code setting at its default.
+/// A fresh tenant: phone login and registration allowed, US numbers, every code setting at its default.
 pub async fn create_tenant(conns: &Conns) -> anyhow::Result<Tenant> {
     let slug = format!("bench-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
     let tag: String = (0..8)
@@ -84,6 +84,7 @@ pub async fn create_tenant(conns: &Conns) -> anyhow::Result<Tenant> {
         two_step_customers: pb::TwoStepMode::Optional.into(),
         two_step_admins: pb::TwoStepMode::Optional.into(),
         phone_login_allowed: true,
+        phone_registration_allowed: true,
         default_country: "US".to_owned(),
         ..Default::default()
     };
