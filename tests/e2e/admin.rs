@@ -409,13 +409,20 @@ async fn update_tenant_policy_refuses_bad_input_and_changes_nothing() {
     let mut unknown = req(some.clone(), &["code.length"]);
     unknown.tenant_id = random_id();
     assert_code(admin.update_tenant_policy(unknown).await, Code::NotFound);
-    // The repository cannot rename a tenant: say so rather than pretend.
-    let mut rename = req(some.clone(), &["code.length"]);
-    rename.name = Some("New name".into());
-    assert_code(
-        admin.update_tenant_policy(rename).await,
-        Code::Unimplemented,
-    );
+    // Names are checked as CreateTenant checks them, before anything is written: a bad
+    // name also keeps the valid policy change beside it from landing.
+    let long = "x".repeat(201);
+    for (name, app_name, field) in [
+        (Some("   "), None, "name"),
+        (Some(long.as_str()), None, "name"),
+        (None, Some(""), "app_name"),
+        (None, Some("Bell\u{7}Shop"), "app_name"),
+    ] {
+        let mut rename = req(some.clone(), &["code.length"]);
+        rename.name = name.map(str::to_owned);
+        rename.app_name = app_name.map(str::to_owned);
+        assert_invalid(admin.update_tenant_policy(rename).await, field);
+    }
 
     let stored = admin
         .get_tenant(pb::GetTenantRequest {
@@ -428,6 +435,101 @@ async fn update_tenant_policy_refuses_bad_input_and_changes_nothing() {
         .unwrap();
     assert_eq!(stored.policy, tenant.policy, "nothing changed");
     assert_eq!(stored.name, tenant.name);
+    assert_eq!(stored.app_name, tenant.app_name);
+}
+
+/// A tenant's name and app name change through UpdateTenantPolicy, alone or beside a policy
+/// change; the SMS texts of this instance use the new app name at once (the tenant cache is
+/// refreshed), and the change is audited.
+#[tokio::test]
+async fn update_tenant_policy_renames_the_tenant() {
+    let server = TestServer::start(Backend::Embedded).await;
+    let tenant = new_tenant(&server).await;
+    let phone = random_us_number();
+    full_user(&server, &tenant.tenant_id, &phone).await;
+    // The old app name is in the texts, and the tenant is in this instance's cache.
+    let seen = server.sms_count(&last_four(&phone));
+    phone_login_in(&server, &tenant.tenant_id, &phone).await;
+    server.next_code_for(&last_four(&phone), seen).await;
+    assert!(server.sms_texts(&last_four(&phone))[seen].contains("AdminTest"));
+
+    let mut admin = server.admin().await;
+    let renamed = admin
+        .update_tenant_policy(pb::UpdateTenantPolicyRequest {
+            tenant_id: tenant.tenant_id.clone(),
+            name: Some("  Renamed Shop ".into()),
+            app_name: Some("RenamedShop".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .tenant
+        .unwrap();
+    assert_eq!(renamed.name, "Renamed Shop");
+    assert_eq!(renamed.app_name, "RenamedShop");
+    assert_eq!(
+        renamed.policy, tenant.policy,
+        "no policy given, none changed"
+    );
+    assert_eq!(renamed.slug, tenant.slug);
+
+    let seen = server.sms_count(&last_four(&phone));
+    phone_login_in(&server, &tenant.tenant_id, &phone).await;
+    server.next_code_for(&last_four(&phone), seen).await;
+    let text = &server.sms_texts(&last_four(&phone))[seen];
+    assert!(
+        text.contains("RenamedShop") && !text.contains("AdminTest"),
+        "{text}"
+    );
+
+    // A name beside a masked policy change: both land.
+    let both = admin
+        .update_tenant_policy(pb::UpdateTenantPolicyRequest {
+            tenant_id: tenant.tenant_id.clone(),
+            name: Some("Shop Three".into()),
+            policy: Some(policy_with_code_length(8)),
+            update_mask: mask(&["code.length"]),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .tenant
+        .unwrap();
+    let stored = admin
+        .get_tenant(pb::GetTenantRequest {
+            tenant_id: tenant.tenant_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .tenant
+        .unwrap();
+    for t in [&both, &stored] {
+        assert_eq!(
+            (t.name.as_str(), t.app_name.as_str()),
+            ("Shop Three", "RenamedShop")
+        );
+        assert_eq!(t.policy.as_ref().unwrap().code.as_ref().unwrap().length, 8);
+    }
+
+    let events = list_events(
+        &server,
+        pb::ListAuditEventsRequest {
+            tenant_id: tenant.tenant_id.clone(),
+            types: vec![pb::AuditEventType::TenantUpdated as i32],
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap()
+    .events;
+    let fields: Vec<&str> = events
+        .iter()
+        .map(|e| e.details["fields"].as_str())
+        .collect();
+    assert_eq!(fields, ["code.length,name", "name,app_name"]);
 }
 
 // ---------------------------------------------------------------------------------------

@@ -333,6 +333,23 @@ async fn every_rpc_refuses_empty_and_oversized_requests_without_internal_errors(
         "SendTestSms",
         admin.send_test_sms(pb::SendTestSmsRequest::default()).await,
     );
+    check(
+        "GetSmsProviders",
+        admin
+            .get_sms_providers(pb::GetSmsProvidersRequest {
+                tenant_id: "x".into(),
+            })
+            .await,
+    );
+    check(
+        "SendTestSms",
+        admin
+            .send_test_sms(pb::SendTestSmsRequest {
+                phone_number: huge(),
+                ..Default::default()
+            })
+            .await,
+    );
 
     // Nothing above changed anything: the default tenant still has no users.
     let res = admin

@@ -4,13 +4,22 @@
 
 mod account;
 mod admin;
+mod api_keys;
 mod backup_codes;
 mod bad_input;
+mod fake_provider;
 mod helpers;
+mod hygiene;
+mod limits;
 mod operations;
 mod outbox;
 mod password_login;
 mod phone_login;
+mod receipts;
 mod redis_faults;
 mod registration;
+mod requirements;
+mod revocation;
 mod sessions;
+mod sms_admin;
+mod store_dump;

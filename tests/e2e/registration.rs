@@ -166,6 +166,17 @@ async fn register_by_phone(backend: Backend) {
         .await;
     let status = assert_code(res, Code::InvalidArgument);
     assert_eq!(violated_field(&status), "email");
+    // So is a password refused only because it holds the number the ticket proved, which
+    // is known only from the ticket: the ticket is peeked, not spent.
+    let digits: String = phone.chars().filter(char::is_ascii_digit).collect();
+    let mut with_phone = complete(ticket.ticket.clone(), random_email());
+    with_phone.password = Some(format!("call me on {} anytime", &digits[1..]));
+    let res = auth
+        .complete_registration(for_tenant(&tenant, with_phone))
+        .await;
+    let status = assert_code(res, Code::InvalidArgument);
+    assert_eq!(violated_field(&status), "password");
+    assert!(status.message().contains("BLOCKLISTED"), "{status:?}");
     let res = auth
         .complete_registration(for_tenant(
             &tenant,

@@ -112,3 +112,46 @@ async fn session_rpcs_refuse_bad_input() {
     let status = assert_code(validate(&server, "").await, Code::InvalidArgument);
     assert_eq!(violated_field(&status), "access_token");
 }
+
+/// ListSessions shows the login, not the last rotation: `created_at` is the family's birth
+/// and stays across refreshes (`last_used_at` moves), with the login's device id and user
+/// agent.
+#[tokio::test]
+async fn list_sessions_shows_the_login_time_and_device_across_refreshes() {
+    let server = TestServer::start(Backend::Embedded).await;
+    let first = logged_in(&server).await;
+    let list = |token: String| {
+        let server = &server;
+        async move {
+            server
+                .account()
+                .await
+                .list_sessions(pb::ListSessionsRequest {
+                    access_token: token,
+                    client: client(),
+                })
+                .await
+                .unwrap()
+                .into_inner()
+                .sessions
+        }
+    };
+    let before = list(first.access_token.clone()).await;
+    assert_eq!(before.len(), 1);
+    let login = before[0].clone();
+    assert_eq!(login.created_at, login.last_used_at);
+    assert_eq!(login.device_id, "device-1");
+    assert_eq!(login.user_agent, "e2e-test");
+
+    let second = refresh(&server, &first.refresh_token).await.unwrap();
+    let third = refresh(&server, &second.refresh_token).await.unwrap();
+    let after = list(third.access_token).await;
+    assert_eq!(after.len(), 1, "{after:?}");
+    let s = &after[0];
+    assert!(s.current);
+    assert_eq!(s.created_at, login.created_at, "the login's time, kept");
+    let (used, created) = (s.last_used_at.unwrap(), s.created_at.unwrap());
+    assert!((used.seconds, used.nanos) >= (created.seconds, created.nanos));
+    assert_eq!(s.device_id, "device-1");
+    assert_eq!(s.user_agent, "e2e-test");
+}

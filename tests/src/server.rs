@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
-use tonic::transport::Channel;
+use tonic::transport::{Channel, ClientTlsConfig};
 use twostep_proto::v1::account_service_client::AccountServiceClient;
 use twostep_proto::v1::admin_service_client::AdminServiceClient;
 use twostep_proto::v1::auth_service_client::AuthServiceClient;
@@ -56,6 +56,8 @@ pub struct TestServer {
     pub addr: String,
     stderr: Arc<Mutex<Vec<String>>>,
     _dir: TempDir,
+    /// Set for a server started with [`TestServer::start_tls`]: clients speak TLS.
+    tls: Option<ClientTlsConfig>,
 }
 
 /// The path of the `twostepd` binary next to this test binary (`target/debug/twostepd`).
@@ -84,7 +86,7 @@ impl TestServer {
     pub async fn start_with(backend: Backend, extra_env: &[(&str, &str)]) -> Self {
         let dir = TempDir::new();
         let cmd = command(&dir, backend, extra_env, None).await;
-        Self::spawn(cmd, dir).await
+        Self::spawn(cmd, dir, None).await
     }
 
     /// Like [`TestServer::start_with`], with a configuration file: `toml` is written to the
@@ -99,7 +101,22 @@ impl TestServer {
         let config = dir.0.join("twostepd.toml");
         std::fs::write(&config, toml).unwrap();
         let cmd = command(&dir, backend, extra_env, Some(&config)).await;
-        Self::spawn(cmd, dir).await
+        Self::spawn(cmd, dir, None).await
+    }
+
+    /// Like [`TestServer::start_with_config`] for a server with `[server.tls]` in `toml`;
+    /// every client of the harness (health included) then connects with `tls`.
+    pub async fn start_tls(
+        backend: Backend,
+        toml: &str,
+        extra_env: &[(&str, &str)],
+        tls: ClientTlsConfig,
+    ) -> Self {
+        let dir = TempDir::new();
+        let config = dir.0.join("twostepd.toml");
+        std::fs::write(&config, toml).unwrap();
+        let cmd = command(&dir, backend, extra_env, Some(&config)).await;
+        Self::spawn(cmd, dir, Some(tls)).await
     }
 
     /// The server's working directory (its embedded SQLite file is `data/twostep.db` in it).
@@ -107,7 +124,7 @@ impl TestServer {
         &self._dir.0
     }
 
-    async fn spawn(mut cmd: Command, dir: TempDir) -> Self {
+    async fn spawn(mut cmd: Command, dir: TempDir, tls: Option<ClientTlsConfig>) -> Self {
         cmd.stdout(Stdio::null())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
@@ -131,21 +148,25 @@ impl TestServer {
             addr,
             stderr,
             _dir: dir,
+            tls,
         };
         server.wait_until_serving().await;
         server
     }
 
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        match self.tls {
+            Some(_) => format!("https://{}", self.addr),
+            None => format!("http://{}", self.addr),
+        }
     }
 
     pub async fn channel(&self) -> Channel {
-        Channel::from_shared(self.url())
-            .unwrap()
-            .connect()
-            .await
-            .unwrap()
+        let mut endpoint = Channel::from_shared(self.url()).unwrap();
+        if let Some(tls) = &self.tls {
+            endpoint = endpoint.tls_config(tls.clone()).unwrap();
+        }
+        endpoint.connect().await.unwrap()
     }
 
     pub async fn auth(&self) -> AuthServiceClient<Channel> {

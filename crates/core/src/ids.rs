@@ -68,6 +68,10 @@ uuid_id!(
     /// A refresh-token family: every session rotated from one login shares it.
     FamilyId
 );
+uuid_id!(
+    /// An API client: a calling service's key, bound to one tenant and to scopes.
+    ApiClientId
+);
 
 /// The text was not a UUID.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

@@ -5,6 +5,7 @@
 //! **Architecture invariant:** this crate knows nothing about gRPC, SQL, Redis or HTTP.
 //! Adapters depend on it; it depends on none of them (`scripts/test` checks with `cargo tree`).
 
+pub mod api_client;
 pub mod audit;
 pub mod challenge;
 pub mod clock;
@@ -18,6 +19,8 @@ pub mod password_policy;
 pub mod phone;
 pub mod ports;
 pub mod session;
+pub mod session_cache;
+pub mod templates;
 pub mod tenant;
 pub mod token;
 pub mod user;

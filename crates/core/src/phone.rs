@@ -52,6 +52,9 @@ pub enum LineType {
     Voip,
     PersonalNumber,
     Pager,
+    /// Universal access number (a company's single national number).
+    Uan,
+    Voicemail,
     Other,
 }
 
@@ -169,6 +172,8 @@ impl PhoneNumber {
             Type::Voip => LineType::Voip,
             Type::PersonalNumber => LineType::PersonalNumber,
             Type::Pager => LineType::Pager,
+            Type::Uan => LineType::Uan,
+            Type::Voicemail => LineType::Voicemail,
             _ => LineType::Other,
         }
     }

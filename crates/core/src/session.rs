@@ -40,7 +40,9 @@ impl AuthMethod {
 }
 
 /// A stored session. `refresh_expires_at` slides with use (idle timeout) but never past
-/// `absolute_expires_at`, which is fixed at the family's birth (R33).
+/// `absolute_expires_at`, which is fixed at the family's birth (R33). `created_at` is when
+/// this row was issued (the login, or the refresh that rotated into it);
+/// `family_created_at` is the login's time, kept across rotations.
 #[derive(Debug, Clone)]
 pub struct Session {
     pub id: SessionId,
@@ -52,12 +54,15 @@ pub struct Session {
     pub access_hash: TokenHash,
     pub refresh_hash: TokenHash,
     pub created_at: DateTime<Utc>,
+    pub family_created_at: DateTime<Utc>,
     pub access_expires_at: DateTime<Utc>,
     pub refresh_expires_at: DateTime<Utc>,
     pub absolute_expires_at: DateTime<Utc>,
     pub revoked_at: Option<DateTime<Utc>>,
     pub user_agent: String,
     pub ip_address: String,
+    /// The client's device id at login (`ClientContext.device_id`), kept across rotations.
+    pub device_id: String,
 }
 
 impl Session {

@@ -11,6 +11,10 @@ use crate::otp::CodeLength;
 use crate::phone::Region;
 use crate::user::Role;
 
+mod abuse;
+
+pub use abuse::{LimitsPolicy, LockoutPolicy, NUMBER_TYPES, PumpingPolicy, copy_abuse_path};
+
 #[derive(Debug, Clone)]
 pub struct Tenant {
     pub id: TenantId,
@@ -55,6 +59,12 @@ pub struct Policy {
     pub code: CodePolicy,
     pub password_min_length: u32,
     pub session: SessionPolicy,
+    /// Layered send limits and resend backoff.
+    pub limits: LimitsPolicy,
+    /// Account lockout after consecutive failures.
+    pub lockout: LockoutPolicy,
+    /// SMS-pumping defences: refused number types, conversion breaker.
+    pub pumping: PumpingPolicy,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -99,6 +109,9 @@ impl Default for Policy {
             code: CodePolicy::default(),
             password_min_length: 12,
             session: SessionPolicy::default(),
+            limits: LimitsPolicy::default(),
+            lockout: LockoutPolicy::default(),
+            pumping: PumpingPolicy::default(),
         }
     }
 }
@@ -194,6 +207,9 @@ impl Policy {
         {
             return err("session.absolute_lifetime", "must be at most 366 days");
         }
+        self.limits.validate()?;
+        self.lockout.validate()?;
+        self.pumping.validate()?;
         Ok(())
     }
 

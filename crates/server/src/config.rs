@@ -17,9 +17,20 @@ use twostep_core::otp::CodeKey;
 use twostep_core::password::HashCost;
 use twostep_sms_gateway::OutboxKey;
 
+mod auth;
+mod http;
+mod risk;
+mod sessions;
 mod sms;
 
-pub use sms::{RawOutbox, RawProvider, RawRoute, RawRouting, RawSms, SmsSettings};
+pub use auth::{AuthSettings, RawAuth, RawTls, TlsSettings};
+pub use http::{HttpSettings, RawHttp, receipt_path};
+pub use risk::{RawRisk, RiskSettings};
+pub use sessions::RawSessions;
+pub use sms::{
+    KeyError, RawOutbox, RawProvider, RawRoute, RawRouting, RawSms, SmsSettings,
+    provider as provider_spec,
+};
 
 /// The top-level keys; environment variables whose first segment is not one of these are not
 /// ours (for example the test harness's `TWOSTEP_TEST_*`) and are ignored.
@@ -32,6 +43,10 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "sms",
     "log",
     "health",
+    "http",
+    "auth",
+    "risk",
+    "sessions",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,6 +77,8 @@ pub struct Settings {
     pub hash_cost: HashCost,
     pub hash_permits: usize,
     pub hash_max_wait: Duration,
+    /// `security.sms_kill_switch`: refuse every code send.
+    pub sms_kill_switch: bool,
     pub sms_console: bool,
     /// Providers, routes, routing policy and outbox worker settings (`[sms]`).
     pub sms: SmsSettings,
@@ -71,6 +88,16 @@ pub struct Settings {
     pub log_level: String,
     pub log_format: LogFormat,
     pub health_interval: Duration,
+    /// Caller authentication (`[auth]`).
+    pub auth: AuthSettings,
+    /// `[server.tls]`: TLS, and mutual TLS with a client CA; `None` serves plaintext.
+    pub tls: Option<TlsSettings>,
+    /// `[risk]`: SIM-swap signals before a second-factor SMS (R30).
+    pub risk: RiskSettings,
+    /// `[sessions]`: the cache of validated sessions.
+    pub session_cache: twostep_core::session_cache::SessionCacheConfig,
+    /// `[http]`: the delivery-receipt listener; `None` when off.
+    pub http: Option<HttpSettings>,
 }
 
 #[derive(Debug, Clone)]
@@ -105,6 +132,10 @@ pub struct RawSettings {
     pub sms: RawSms,
     pub log: RawLog,
     pub health: RawHealth,
+    pub auth: RawAuth,
+    pub risk: RawRisk,
+    pub sessions: RawSessions,
+    pub http: RawHttp,
 }
 
 #[derive(Debug, Deserialize)]
@@ -114,6 +145,7 @@ pub struct RawServer {
     pub request_timeout_ms: u64,
     pub max_concurrent_requests: usize,
     pub shutdown_grace_secs: u64,
+    pub tls: Option<RawTls>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -147,6 +179,9 @@ pub struct RawSecurity {
     /// Concurrent password hashes; default: cores - 1, at least 1.
     pub password_hash_permits: Option<usize>,
     pub password_hash_max_wait_ms: u64,
+    /// The global SMS kill switch: `true` refuses every code send with UNAVAILABLE before
+    /// any limit, outbox row or provider (SMS-pumping emergency brake).
+    pub sms_kill_switch: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -174,6 +209,10 @@ impl Default for RawSettings {
             sms: RawSms::default(),
             log: RawLog::default(),
             health: RawHealth::default(),
+            auth: RawAuth::default(),
+            risk: RawRisk::default(),
+            sessions: RawSessions::default(),
+            http: RawHttp::default(),
         }
     }
 }
@@ -185,6 +224,7 @@ impl Default for RawServer {
             request_timeout_ms: 10_000,
             max_concurrent_requests: 1024,
             shutdown_grace_secs: 30,
+            tls: None,
         }
     }
 }
@@ -220,6 +260,7 @@ impl Default for RawSecurity {
             argon2_parallelism: cost.p,
             password_hash_permits: None,
             password_hash_max_wait_ms: 2_000,
+            sms_kill_switch: false,
         }
     }
 }
@@ -321,6 +362,10 @@ fn validate(
         }
     };
     let production = environment == Environment::Production;
+    let auth = auth::validate_auth(&raw.auth, production)?;
+    let tls = auth::validate_tls(raw.server.tls.as_ref())?;
+    let risk = risk::validate_risk(&raw.risk)?;
+    let session_cache = sessions::validate_sessions(&raw.sessions)?;
     let listen_addr: SocketAddr = raw.server.listen_addr.trim().parse().map_err(|_| {
         bad(
             "server.listen_addr",
@@ -436,7 +481,11 @@ fn validate(
         return Err(bad("security.password_hash_permits", "must be positive"));
     }
     let sms_console = raw.sms.console;
-    let sms = sms::validate(raw.sms, provider_env, production)?;
+    let mut sms = sms::validate(raw.sms, provider_env, production)?;
+    let http = http::validate(&raw.http, production)?;
+    if let Some(http) = &http {
+        http::default_callbacks(http, &mut sms);
+    }
     let outbox_key = match raw
         .security
         .outbox_key
@@ -484,12 +533,18 @@ fn validate(
         hash_cost,
         hash_permits,
         hash_max_wait: Duration::from_millis(raw.security.password_hash_max_wait_ms),
+        sms_kill_switch: raw.security.sms_kill_switch,
         sms_console,
         sms,
         outbox_key,
         log_level: raw.log.level,
         log_format,
         health_interval: Duration::from_millis(raw.health.check_interval_ms),
+        auth,
+        tls,
+        risk,
+        session_cache,
+        http,
     })
 }
 

@@ -19,6 +19,8 @@ use twostep_proto::v1 as pb;
 
 use crate::error::{invalid_argument, missing};
 
+mod abuse;
+
 /// Parses the client context every AuthService request carries. It is optional; what is
 /// given must be well-formed.
 pub fn client_info(ctx: Option<&pb::ClientContext>) -> Result<ClientInfo, Status> {
@@ -136,7 +138,7 @@ pub fn challenge(view: &ChallengeView) -> pb::Challenge {
         expires_in: Some(duration(view.expires_in)),
         resend_after: Some(duration(view.resend_after)),
         code_length: u32::from(view.code_length),
-        backup_code_only: false,
+        backup_code_only: view.backup_code_only,
     }
 }
 
@@ -226,6 +228,9 @@ pub fn policy(p: &Policy) -> pb::TenantPolicy {
             admin_idle_timeout: Some(duration(p.session.admin_idle_timeout)),
             admin_absolute_lifetime: Some(duration(p.session.admin_absolute_lifetime)),
         }),
+        limits: Some(abuse::limits(&p.limits)),
+        lockout: Some(abuse::lockout(&p.lockout)),
+        pumping: Some(abuse::pumping(&p.pumping)),
     }
 }
 
@@ -314,5 +319,8 @@ pub fn policy_from(p: &pb::TenantPolicy) -> Result<Policy, Status> {
                 d.session.admin_absolute_lifetime,
             )?,
         },
+        limits: abuse::limits_from(p.limits.as_ref())?,
+        lockout: abuse::lockout_from(p.lockout.as_ref())?,
+        pumping: abuse::pumping_from(p.pumping.as_ref())?,
     })
 }

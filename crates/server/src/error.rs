@@ -10,6 +10,15 @@ use twostep_core::CoreError;
 /// locked account, unknown or expired challenge or token (R11, R18).
 pub const AUTH_FAILED: &str = "authentication failed";
 
+/// The message for a call whose API key is missing, malformed, unknown or revoked: the caller,
+/// not the end user, is at fault. It never repeats the key.
+pub const CALLER_UNAUTHENTICATED: &str = "missing or invalid API key";
+
+/// UNAUTHENTICATED for a caller without a valid API key.
+pub fn unauthenticated_caller() -> Status {
+    Status::unauthenticated(CALLER_UNAUTHENTICATED)
+}
+
 pub fn to_status(err: CoreError) -> Status {
     match err {
         CoreError::InvalidArgument {

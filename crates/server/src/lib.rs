@@ -3,12 +3,16 @@
 //! **Architecture invariant:** this is the only crate that knows tonic and the generated
 //! proto types; everything it calls speaks domain types from `twostep-core`.
 
+pub mod authn;
 pub mod caller;
 pub mod config;
 pub mod convert;
 pub mod error;
 pub mod health;
+pub mod http;
 pub mod services;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
+pub mod tenant_sms;
+pub mod tls;

@@ -29,6 +29,23 @@ enum Command {
     Migrate,
     /// Validate the configuration and exit.
     CheckConfig,
+    /// Create an API client (migrating the database first) and print its key, once, on
+    /// standard output. Without options: an operator key of the default tenant.
+    CreateApiClient(CreateApiClientArgs),
+}
+
+#[derive(clap::Args)]
+struct CreateApiClientArgs {
+    /// The tenant, by slug or id (default: the default tenant, created if missing).
+    #[arg(long)]
+    tenant: Option<String>,
+    /// A name for operators.
+    #[arg(long, default_value = "admin")]
+    name: String,
+    /// Comma-separated scopes: auth, account, admin, operator (default: admin,operator for
+    /// the default tenant, admin for another).
+    #[arg(long)]
+    scopes: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -69,6 +86,7 @@ fn main() -> ExitCode {
                 eprintln!("twostepd: configuration is valid");
                 Ok(())
             }
+            Command::CreateApiClient(args) => create_api_client(&settings, args).await,
         }
     });
     match result {
@@ -79,4 +97,56 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `twostepd create-api-client`: the first admin key (or any other). The key goes to standard
+/// output and nowhere else; everything else goes to standard error.
+async fn create_api_client(
+    settings: &config::Settings,
+    args: CreateApiClientArgs,
+) -> anyhow::Result<()> {
+    use std::sync::Arc;
+    use twostep_core::api_client::{Scope, Scopes};
+    use twostep_core::audit::Actor;
+
+    let db = startup::connect_database(settings).await?;
+    db.migrate()
+        .await
+        .map_err(|e| anyhow::anyhow!("running migrations: {e}"))?;
+    let clients = startup::api_clients(
+        &db,
+        Arc::new(twostep_core::clock::SystemClock),
+        std::time::Duration::ZERO,
+    );
+    let (tenant, is_default) = match args.tenant.as_deref() {
+        None => (clients.default_tenant().await?, true),
+        Some(reference) => {
+            let t = clients
+                .tenant_by_ref(reference)
+                .await
+                .map_err(|e| anyhow::anyhow!("--tenant {reference}: {e}"))?;
+            let is_default = t.slug == twostep_core::tenant::Tenant::DEFAULT_SLUG;
+            (t, is_default)
+        }
+    };
+    let scopes = match args.scopes.as_deref() {
+        Some(list) => Scopes::parse_list(list).map_err(|e| anyhow::anyhow!("--scopes: {e}"))?,
+        None if is_default => Scopes::NONE.with(Scope::Admin).with(Scope::Operator),
+        None => Scopes::NONE.with(Scope::Admin),
+    };
+    let actor = Actor::ApiClient("twostepd create-api-client".into());
+    let (client, key) = clients
+        .create(tenant.id, &args.name, scopes, &actor)
+        .await
+        .map_err(|e| anyhow::anyhow!("creating the API client: {e}"))?;
+    eprintln!(
+        "twostepd: API client {} ({}) for tenant {} with scopes {}; its key follows, shown \
+         only this once",
+        client.id,
+        client.name,
+        tenant.slug,
+        scopes.to_list()
+    );
+    println!("{}", key.expose());
+    Ok(())
 }

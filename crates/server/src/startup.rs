@@ -1,6 +1,7 @@
 //! Assembles the server: storage, short-lived store, SMS outbox, flows, gRPC services,
 //! health and reflection, tower layers; and runs it until a shutdown signal.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,24 +12,38 @@ use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic_health::ServingStatus;
 use twostep_core::clock::{Clock, SystemClock};
+use twostep_core::flows::api_clients::ApiClients;
+use twostep_core::flows::pumping::KillSwitch;
 use twostep_core::flows::{Deps, admin, tenants::TenantCache};
 use twostep_core::otp::CodeKey;
 use twostep_core::password::{HashCost, PasswordHasher};
-use twostep_core::ports::{ShortLivedStore, SmsSender};
+use twostep_core::ports::SessionEvents;
+use twostep_core::ports::SmsSettingsStore;
+use twostep_core::ports::{
+    NoRiskSource, NumberRiskCheck, ShortLivedStore, SmsSender, StaticSimSwapList,
+};
+use twostep_core::session_cache::CachedSessions;
 use twostep_proto::v1::account_service_server::AccountServiceServer;
 use twostep_proto::v1::admin_service_server::AdminServiceServer;
 use twostep_proto::v1::auth_service_server::AuthServiceServer;
-use twostep_shortlived::{MemoryStore, RedisConfig, RedisStore};
+use twostep_shortlived::{MemorySessionEvents, MemoryStore, RedisConfig, RedisStore};
 use twostep_sms_gateway::factory::{self, FactoryError};
-use twostep_sms_gateway::{ConsoleSink, NoProvider, OutboxKey, OutboxWorker, SqlOutbox};
+use twostep_sms_gateway::{
+    ConsoleSink, NoProvider, OutboxKey, OutboxWorker, Route, SealedSmsSettings, SqlOutbox,
+    TenantRouting,
+};
 use twostep_storage::{Database, DbOptions};
 
+use crate::authn::{Authn, AuthnLayer};
 use crate::config::{Environment, Settings};
 use crate::health::{self, Probe};
+use crate::http::{HttpServer, ReceiptEndpoint};
 use crate::services::account::AccountApi;
 use crate::services::admin::AdminApi;
 use crate::services::auth::AuthApi;
 use crate::state::AppState;
+use crate::tenant_sms;
+use crate::tls;
 
 const BACKUP_CODE_COST: HashCost = HashCost {
     m_kib: 4096,
@@ -44,6 +59,8 @@ pub struct Application {
     store: Arc<dyn ShortLivedStore>,
     /// Started by `run_until_stopped`, stopped after the last RPC.
     outbox_worker: OutboxWorker,
+    /// The delivery-receipt listener (`[http]`), bound; served by `run_until_stopped`.
+    http: Option<HttpServer>,
 }
 
 impl Application {
@@ -58,19 +75,50 @@ impl Application {
                 .context("running database migrations")?;
         }
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let store: Arc<dyn ShortLivedStore> = match &settings.redis {
-            None => Arc::new(MemoryStore::new(Arc::clone(&clock))),
-            Some(redis) => Arc::new(
-                RedisStore::connect(RedisConfig {
-                    url: redis.url.expose_secret().to_owned(),
-                    key_prefix: redis.key_prefix.clone(),
-                    command_timeout: redis.command_timeout,
-                })
-                .await
-                .context("configuring the Redis store (redis.url)")?,
+        // Session revocations travel with the short-lived store: Redis pub/sub when
+        // instances share a Redis, a direct call in the one-process embedded default.
+        let (store, session_events): (Arc<dyn ShortLivedStore>, Arc<dyn SessionEvents>) =
+            match &settings.redis {
+                None => (
+                    Arc::new(MemoryStore::new(Arc::clone(&clock))),
+                    Arc::new(MemorySessionEvents::new()),
+                ),
+                Some(redis) => {
+                    let store = RedisStore::connect(RedisConfig {
+                        url: redis.url.expose_secret().to_owned(),
+                        key_prefix: redis.key_prefix.clone(),
+                        command_timeout: redis.command_timeout,
+                    })
+                    .await
+                    .context("configuring the Redis store (redis.url)")?;
+                    let events = store.session_events();
+                    (Arc::new(store), Arc::new(events))
+                }
+            };
+        let sessions = CachedSessions::new(
+            Arc::new(database.sessions()),
+            session_events,
+            Arc::clone(&clock),
+            settings.session_cache,
+        );
+        let global_route = sms_sender(&settings, Arc::clone(&clock))?;
+        // Tenants' own settings; stored only with a configured key (sealed secrets must
+        // open after a restart and on every instance).
+        let sms_settings: Arc<dyn SmsSettingsStore> = Arc::new(SealedSmsSettings::new(
+            Arc::new(database.sms_settings()),
+            settings.outbox_key.clone(),
+            SealedSmsSettings::DEFAULT_TTL,
+        ));
+        let sms_routing = Arc::new(TenantRouting::new(
+            Arc::clone(&sms_settings),
+            global_route,
+            tenant_sms::router_builder(
+                settings.sms.routing,
+                Arc::clone(&clock),
+                is_production(&settings),
             ),
-        };
-        let sender = sms_sender(&settings, Arc::clone(&clock))?;
+        ));
+        let sender: Arc<dyn SmsSender> = Arc::clone(&sms_routing) as Arc<dyn SmsSender>;
         let outbox_key = match settings.outbox_key.clone() {
             Some(key) => key,
             None => {
@@ -106,17 +154,21 @@ impl Application {
         let deps = Arc::new(Deps {
             tenants: Arc::new(database.tenants()),
             users: Arc::new(database.users()),
-            sessions: Arc::new(database.sessions()),
+            sessions: Arc::new(sessions),
             backup_codes: Arc::new(database.backup_codes()),
             audit: Arc::new(database.audit()),
             consumed: Arc::new(database.consumed_challenges()),
             store: Arc::clone(&store),
             outbox: Arc::new(outbox),
+            sms_settings,
             clock,
             code_key,
             passwords,
             backup_code_hasher,
             tenant_cache: TenantCache::default(),
+            lockouts: Arc::new(database.lockouts()),
+            kill_switch: KillSwitch::new(settings.sms_kill_switch),
+            number_risk: number_risk(&settings),
         });
         let default_tenant = admin::ensure_default_tenant(&deps)
             .await
@@ -124,9 +176,18 @@ impl Application {
         let listener = TcpListener::bind(settings.listen_addr)
             .await
             .with_context(|| format!("binding server.listen_addr {}", settings.listen_addr))?;
+        let http = receipt_listener(&settings, &database, Arc::clone(&deps.clock)).await?;
+        let api_clients = Arc::new(api_clients(
+            &database,
+            Arc::clone(&deps.clock),
+            settings.auth.key_cache_ttl,
+        ));
         let state = AppState {
             deps,
             default_tenant: default_tenant.id,
+            api_clients,
+            sms_routing,
+            production: is_production(&settings),
         };
         Ok(Self {
             listener,
@@ -135,11 +196,17 @@ impl Application {
             database,
             store,
             outbox_worker,
+            http,
         })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr()
+    }
+
+    /// The receipt listener's address, when `[http]` is configured.
+    pub fn http_local_addr(&self) -> Option<SocketAddr> {
+        self.http.as_ref().and_then(|h| h.local_addr().ok())
     }
 
     /// Serves until `shutdown` resolves; then reports NOT_SERVING, lets in-flight RPCs finish
@@ -152,8 +219,15 @@ impl Application {
             database,
             store,
             outbox_worker,
+            http,
         } = self;
         let outbox_worker = outbox_worker.spawn();
+        let http = http.map(|server| {
+            if let Ok(addr) = server.local_addr() {
+                tracing::info!(%addr, "receipts listener on http");
+            }
+            server.spawn()
+        });
         let (reporter, health_service) = tonic_health::server::health_reporter();
         health::set_all(&reporter, ServingStatus::NotServing).await;
         let watcher = tokio::spawn(health::watch(
@@ -182,9 +256,15 @@ impl Application {
             .into_inner();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let addr = listener.local_addr()?;
-        let server = tonic::transport::Server::builder()
+        let authn = AuthnLayer::new(Authn::new(
+            state.clone(),
+            settings.auth.allow_unauthenticated,
+        ));
+        let server = tls::server_builder(settings.tls.as_ref())
+            .context("configuring TLS ([server.tls])")?
             .timeout(settings.request_timeout)
             .layer(limits)
+            .layer(authn)
             .add_service(health_service)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)
@@ -198,11 +278,19 @@ impl Application {
             .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
                 let _ = stop_rx.await;
             });
-        tracing::info!(%addr, environment = ?settings.environment, "twostepd listening");
+        tracing::info!(
+            %addr,
+            environment = ?settings.environment,
+            tls = settings.tls.is_some(),
+            "twostepd listening"
+        );
         tokio::pin!(server);
         tokio::select! {
             res = &mut server => {
                 watcher.abort();
+                if let Some(http) = http {
+                    http.stop(settings.shutdown_grace).await;
+                }
                 outbox_worker.stop(settings.shutdown_grace).await;
                 return res.context("serving gRPC");
             }
@@ -212,6 +300,11 @@ impl Application {
         watcher.abort();
         health::set_all(&reporter, ServingStatus::NotServing).await;
         let _ = stop_tx.send(());
+        // Receipts are small: the HTTP listener drains quickly, while gRPC connections
+        // (spawned tasks) finish their calls.
+        if let Some(http) = http {
+            http.stop(settings.shutdown_grace).await;
+        }
         match tokio::time::timeout(settings.shutdown_grace, &mut server).await {
             Ok(res) => res.context("serving gRPC")?,
             Err(_) => tracing::warn!("grace period over; abandoning remaining requests"),
@@ -225,15 +318,26 @@ impl Application {
 
 /// The SMS sender behind the outbox: the router over the configured providers; the console
 /// sink in development when none is configured; otherwise a sender that fails every message.
-fn sms_sender(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Arc<dyn SmsSender>> {
+/// The global providers from configuration, as a route (the sender and, for SendTestSms
+/// with a provider, the router and each provider's kind).
+fn sms_sender(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Route> {
+    let only = |sender: Arc<dyn SmsSender>| Route {
+        kinds: Arc::new(HashMap::from([(
+            sender.name().to_owned(),
+            sender.name().to_owned(),
+        )])),
+        sender,
+        router: None,
+        tenant_specific: false,
+    };
     let sms = &settings.sms;
     if sms.providers.is_empty() {
         if settings.sms_console {
             tracing::info!("no SMS provider is configured: printing messages (sms.console)");
-            return Ok(Arc::new(ConsoleSink));
+            return Ok(only(Arc::new(ConsoleSink)));
         }
         tracing::warn!("no SMS provider is configured: codes cannot be delivered");
-        return Ok(Arc::new(NoProvider));
+        return Ok(only(Arc::new(NoProvider)));
     }
     let router =
         factory::build(&sms.providers, &sms.routes, sms.routing, clock).map_err(|e| match e {
@@ -248,7 +352,60 @@ fn sms_sender(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Arc<
         routes = sms.routes.len(),
         "sms providers configured"
     );
-    Ok(Arc::new(router))
+    let router = Arc::new(router);
+    let kinds = sms
+        .providers
+        .iter()
+        .map(|p| (p.name.clone(), p.kind.as_str().to_owned()))
+        .collect();
+    Ok(Route {
+        sender: Arc::clone(&router) as Arc<dyn SmsSender>,
+        router: Some(router),
+        kinds: Arc::new(kinds),
+        tenant_specific: false,
+    })
+}
+
+/// The API-client flows over the database (shared by the server and `create-api-client`).
+pub fn api_clients(
+    database: &Database,
+    clock: Arc<dyn Clock>,
+    key_cache_ttl: std::time::Duration,
+) -> ApiClients {
+    ApiClients::new(
+        Arc::new(database.api_clients()),
+        Arc::new(database.tenants()),
+        Arc::new(database.audit()),
+        clock,
+        key_cache_ttl,
+    )
+}
+
+/// Binds the delivery-receipt listener when `[http]` is configured: endpoints for the
+/// configured providers whose kind takes receipts, recording them on the outbox rows.
+async fn receipt_listener(
+    settings: &Settings,
+    database: &Database,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<Option<HttpServer>> {
+    let Some(http) = &settings.http else {
+        return Ok(None);
+    };
+    let listener = TcpListener::bind(http.listen_addr)
+        .await
+        .with_context(|| format!("binding http.listen_addr {}", http.listen_addr))?;
+    let endpoint = ReceiptEndpoint::new(
+        &http.public_base_url,
+        &settings.sms.providers,
+        Arc::new(database.outbox()),
+        clock,
+    );
+    tracing::info!(
+        public_base_url = %http.public_base_url,
+        providers = %endpoint.providers().join(", "),
+        "delivery receipts accepted at <public_base_url>/v1/receipts/<provider>"
+    );
+    Ok(Some(HttpServer::new(listener, endpoint)))
 }
 
 pub async fn connect_database(settings: &Settings) -> anyhow::Result<Database> {
@@ -298,4 +455,19 @@ pub async fn shutdown_signal() {
 
 pub fn is_production(settings: &Settings) -> bool {
     settings.environment == Environment::Production
+}
+
+/// The SIM-swap hook (R30): the static list of `[risk] sim_swap_numbers` when one is given,
+/// else no risk source.
+fn number_risk(settings: &Settings) -> Arc<dyn NumberRiskCheck> {
+    let numbers = &settings.risk.sim_swap_numbers;
+    if numbers.is_empty() {
+        Arc::new(NoRiskSource)
+    } else {
+        tracing::warn!(
+            count = numbers.len(),
+            "[risk] sim_swap_numbers is set: these numbers get backup-code-only second factors"
+        );
+        Arc::new(StaticSimSwapList::new(numbers.iter().cloned()))
+    }
 }

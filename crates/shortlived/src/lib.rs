@@ -68,8 +68,10 @@ mod redis_store;
 
 use std::time::Duration;
 
-pub use memory::{MemoryStore, SWEEP_EVERY};
-pub use redis_store::{RedisConfig, RedisConfigError, RedisStore, RedisUrl};
+pub use memory::{MemorySessionEvents, MemoryStore, SWEEP_EVERY};
+pub use redis_store::{
+    REVOCATIONS_PING_EVERY, RedisConfig, RedisConfigError, RedisSessionEvents, RedisStore, RedisUrl,
+};
 
 #[doc(hidden)]
 pub use redis_store::bench;

@@ -7,7 +7,8 @@ use async_trait::async_trait;
 use twostep_core::ports::{OutgoingSms, SendError, SentSms, SmsSender};
 
 /// Prints `SMS to +1******0100: <text>` on standard error. The number is masked like in logs;
-/// the text is printed in full because delivering it is this sink's whole job.
+/// the text is printed in full because delivering it is this sink's whole job, on one line
+/// (line breaks, as before a WebOTP line, shown as `\n`).
 #[derive(Debug, Default)]
 pub struct ConsoleSink;
 
@@ -21,7 +22,7 @@ impl SmsSender for ConsoleSink {
         let line = format!(
             "SMS to {}: {}\n",
             message.to.masked(),
-            message.text.expose()
+            message.text.expose().replace('\n', "\\n")
         );
         // One write call per message, so lines of concurrent sends never interleave.
         std::io::stderr()

@@ -106,6 +106,18 @@ pub enum FactoryError {
 pub fn build(
     providers: &[ProviderSpec],
     routes: &[RouteSpec],
+    policy: RouterPolicy,
+    clock: Arc<dyn Clock>,
+) -> Result<Router, FactoryError> {
+    build_with_default_order(providers, routes, None, policy, clock)
+}
+
+/// As [`build`], with numbers of countries without a route sent through `default_order`
+/// only (a tenant's providers limited to some countries); `None` means every provider.
+pub fn build_with_default_order(
+    providers: &[ProviderSpec],
+    routes: &[RouteSpec],
+    default_order: Option<&[String]>,
     mut policy: RouterPolicy,
     clock: Arc<dyn Clock>,
 ) -> Result<Router, FactoryError> {
@@ -121,6 +133,9 @@ pub fn build(
     }
     for route in routes {
         builder = builder.route(route.region, route.providers.iter().cloned());
+    }
+    if let Some(order) = default_order {
+        builder = builder.default_order(order.iter().cloned());
     }
     Ok(builder.build()?)
 }

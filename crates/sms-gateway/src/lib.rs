@@ -11,7 +11,10 @@
 //! - [`factory`]: builds the [`Router`] from configured providers and routes.
 //! - [`outbox`]: [`SqlOutbox`], the flows' `SmsOutbox` over durable rows with sealed bodies,
 //!   and the [`OutboxWorker`] that sends them.
-//! - [`templates`]: the code text per locale and its segment count.
+//! - [`receipts`]: delivery receipts: each provider's callbacks checked and read.
+//! - [`templates`]: segment counting (the texts are rendered in core).
+//! - [`settings`]: [`SealedSmsSettings`], tenants' own SMS settings with sealed secrets.
+//! - [`tenant_routing`]: [`TenantRouting`], the tenant's providers or else the global ones.
 //! - [`transport`]: the shared HTTP client and error classification.
 
 pub mod console;
@@ -19,11 +22,16 @@ pub mod factory;
 pub mod none;
 pub mod outbox;
 pub mod providers;
+pub mod receipts;
 pub mod routing;
+pub mod settings;
 pub mod templates;
+pub mod tenant_routing;
 pub mod transport;
 
 pub use console::ConsoleSink;
 pub use none::NoProvider;
 pub use outbox::{OutboxKey, OutboxSettings, OutboxWorker, SqlOutbox};
 pub use routing::{Router, RouterPolicy};
+pub use settings::SealedSmsSettings;
+pub use tenant_routing::{Route, TenantRouting};

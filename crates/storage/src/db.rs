@@ -21,8 +21,8 @@ use crate::error::{Sanitised, StorageError, repo_err};
 use crate::migration::Migrator;
 use crate::redact::{redact_url, scrub};
 use crate::repo::{
-    SqlAuditLog, SqlBackupCodeRepo, SqlConsumedChallenges, SqlOutboxRepo, SqlSessionRepo,
-    SqlTenantRepo, SqlUserRepo,
+    SqlApiClientRepo, SqlAuditLog, SqlBackupCodeRepo, SqlConsumedChallenges, SqlLockoutRepo,
+    SqlOutboxRepo, SqlSessionRepo, SqlSmsSettingsRepo, SqlTenantRepo, SqlUserRepo,
 };
 
 /// Pool settings. The defaults suit one `twostepd` process.
@@ -136,14 +136,29 @@ impl Database {
         SqlAuditLog::new(self.conn.clone())
     }
 
+    /// API clients and their hashed keys (`ApiClientRepo`).
+    pub fn api_clients(&self) -> SqlApiClientRepo {
+        SqlApiClientRepo::new(self.conn.clone())
+    }
+
     /// The ledger of accepted codes (`ConsumedChallenges`, R39 a).
     pub fn consumed_challenges(&self) -> SqlConsumedChallenges {
         SqlConsumedChallenges::new(self.conn.clone())
     }
 
+    /// Durable account lockout counters and locks (`LockoutRepo`).
+    pub fn lockouts(&self) -> SqlLockoutRepo {
+        SqlLockoutRepo::new(self.conn.clone())
+    }
+
     /// The durable SMS outbox's rows (`OutboxRepo`).
     pub fn outbox(&self) -> SqlOutboxRepo {
         SqlOutboxRepo::new(self.conn.clone())
+    }
+
+    /// Tenants' own SMS settings (SetSmsProviders), secrets sealed by the caller.
+    pub fn sms_settings(&self) -> SqlSmsSettingsRepo {
+        SqlSmsSettingsRepo::new(self.conn.clone())
     }
 
     /// The sea-orm connection, for migrations and queries that live outside the repositories

@@ -22,6 +22,6 @@ mod repo;
 pub use db::{Database, DbOptions, Engine};
 pub use error::StorageError;
 pub use repo::{
-    SqlAuditLog, SqlBackupCodeRepo, SqlConsumedChallenges, SqlOutboxRepo, SqlSessionRepo,
-    SqlTenantRepo, SqlUserRepo,
+    SqlApiClientRepo, SqlAuditLog, SqlBackupCodeRepo, SqlConsumedChallenges, SqlLockoutRepo,
+    SqlOutboxRepo, SqlSessionRepo, SqlSmsSettingsRepo, SqlTenantRepo, SqlUserRepo,
 };

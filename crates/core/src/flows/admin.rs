@@ -19,7 +19,7 @@ use crate::flows::{Deps, tenants};
 use crate::ids::{TenantId, UserId};
 use crate::password_policy::{self, Context};
 use crate::phone::PhoneNumber;
-use crate::ports::{OutgoingSms, SmsText};
+use crate::ports::{OutgoingSms, SmsText, TenantUpdate};
 use crate::tenant::{Policy, Tenant};
 use crate::user::{NewUser, Role, User};
 
@@ -132,35 +132,65 @@ pub async fn update_tenant(
     change: TenantChange,
     actor: &Actor,
 ) -> Result<Tenant, CoreError> {
-    // `TenantRepo` can store only the policy; refuse rather than pretend to rename.
-    if change.name.is_some() || change.app_name.is_some() {
-        return Err(CoreError::Unimplemented(
-            "changing a tenant's name or app_name",
-        ));
-    }
-    let Some(policy_change) = change.policy else {
+    // Validated as CreateTenant validates them; every field is checked before anything is
+    // written.
+    let name = change
+        .name
+        .as_deref()
+        .map(|n| bounded_name("name", n))
+        .transpose()?;
+    let app_name = change
+        .app_name
+        .as_deref()
+        .map(|n| bounded_name("app_name", n))
+        .transpose()?;
+    if change.policy.is_none() && name.is_none() && app_name.is_none() {
         return Err(CoreError::invalid(
             "policy",
             "is required: nothing to change",
         ));
-    };
-    let current = get_tenant(deps, id).await?;
-    let (policy, fields) = match policy_change {
-        PolicyChange::Replace(policy) => (policy, "*".to_owned()),
-        PolicyChange::Fields { from, paths } => {
-            let policy = apply_policy_paths(&current.policy, &from, &paths)?;
-            (policy, paths.join(","))
+    }
+    let mut fields = Vec::new();
+    let policy = match change.policy {
+        None => None,
+        Some(policy_change) => {
+            let current = get_tenant(deps, id).await?;
+            let policy = match policy_change {
+                PolicyChange::Replace(policy) => {
+                    fields.push("*".to_owned());
+                    policy
+                }
+                PolicyChange::Fields { from, paths } => {
+                    let policy = apply_policy_paths(&current.policy, &from, &paths)?;
+                    fields.extend(paths);
+                    policy
+                }
+            };
+            validate_policy(&policy)?;
+            Some(policy)
         }
     };
-    validate_policy(&policy)?;
+    if name.is_some() {
+        fields.push("name".to_owned());
+    }
+    if app_name.is_some() {
+        fields.push("app_name".to_owned());
+    }
+    let update = TenantUpdate {
+        name: name.as_deref(),
+        app_name: app_name.as_deref(),
+        policy: policy.as_ref(),
+    };
     let updated = deps
         .tenants
-        .update_policy(id, &policy, deps.clock.now())
+        .update(id, &update, deps.clock.now())
         .await?
         .ok_or(CoreError::NotFound("tenant"))?;
-    // This instance sees the change at once; others within `TenantCache::TTL`.
+    // This instance sees the change at once (SMS texts carry the app name); others within
+    // `TenantCache::TTL`.
     deps.tenant_cache.put(updated.clone());
-    tracing::info!(tenant = %id, fields = %fields, "tenant policy updated");
+    let fields = fields.join(",");
+    tracing::info!(tenant = %id, fields = %fields, "tenant updated");
     let event = Event::new(AuditKind::TenantUpdated)
         .actor(actor.clone())
         .detail("fields", fields);
@@ -214,6 +244,7 @@ pub fn apply_policy_paths(
             "session.admin_absolute_lifetime" => {
                 p.session.admin_absolute_lifetime = from.session.admin_absolute_lifetime;
             }
+            abuse if crate::tenant::copy_abuse_path(&mut p, from, abuse) => {}
             "*" => {
                 return Err(CoreError::invalid(
                     "update_mask",
@@ -486,6 +517,9 @@ async fn notify_phone_changed(
     old: &PhoneNumber,
     now: DateTime<Utc>,
 ) {
+    if super::texts::is_test_number(deps, tenant, old).await {
+        return;
+    }
     let message = OutgoingSms {
         tenant: tenant.id,
         to: old.clone(),
@@ -622,6 +656,8 @@ pub async fn unlock_user(
     save(deps, &mut user).await?;
     deps.store.clear_failures(&otp_account(user.id)).await?;
     deps.store.clear_failures(&password_account(&user)).await?;
+    // The durable counters and locks too, or the account would stay locked (R39 b).
+    crate::flows::lockout::unlock(deps, tenant, user.id).await?;
     let event = Event::new(AuditKind::UserUnlocked)
         .user(user.id)
         .actor(actor.clone());

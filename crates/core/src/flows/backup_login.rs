@@ -7,9 +7,9 @@ use crate::challenge::Purpose;
 use crate::error::CoreError;
 use crate::flows::audit::{self, Event};
 use crate::flows::verify::{self, Verified};
-use crate::flows::{ClientInfo, Deps, backup_codes, codes, tenants, texts};
+use crate::flows::{ClientInfo, Deps, backup_codes, lockout, tenants, texts};
 use crate::ids::{ChallengeId, TenantId};
-use crate::ports::OutgoingSms;
+use crate::ports::Factor;
 use crate::session::AuthMethod;
 
 pub async fn use_backup_code(
@@ -28,14 +28,14 @@ pub async fn use_backup_code(
         return Err(CoreError::Unauthenticated);
     }
     let user = verify::challenge_user(deps, &tenant, &pending).await?;
+    // Backup codes count towards the code counter (R26) and obey its soft-lock delays, but
+    // pass its hard lock: they are the way out of it (R9).
+    let Some(ticket) = lockout::admit(deps, &tenant, user.id, Factor::Otp, true).await? else {
+        return Err(CoreError::Unauthenticated);
+    };
     let Some(remaining) = backup_codes::consume(deps, tenant.id, user.id, backup_code).await?
     else {
-        deps.store
-            .record_failure(
-                &codes::otp_account(user.id),
-                std::time::Duration::from_secs(24 * 3600),
-            )
-            .await?;
+        lockout::failed(deps, &tenant, ticket).await;
         let event = Event::new(AuditKind::CodeFailed)
             .user(user.id)
             .client(client)
@@ -48,25 +48,23 @@ pub async fn use_backup_code(
     if !deps.store.delete_challenge(challenge).await? {
         return Err(CoreError::Unauthenticated);
     }
-    deps.store
-        .clear_failures(&codes::otp_account(user.id))
-        .await?;
+    lockout::succeeded(deps, &tenant, ticket).await?;
     let mut event = Event::new(AuditKind::BackupCodeUsed)
         .user(user.id)
         .client(client)
         .detail("remaining", remaining.to_string());
     if let Some(phone) = user.verified_phone() {
         event = event.phone(phone);
-        deps.outbox
-            .enqueue(OutgoingSms {
-                tenant: tenant.id,
-                to: phone.clone(),
-                text: texts::backup_code_used_notice(&tenant.app_name, remaining),
-                purpose: None,
-                idempotency_key: format!("{challenge}:backup-notice"),
-                expires_at: now + chrono::Duration::hours(1),
-            })
-            .await?;
+        texts::send_notice(
+            deps,
+            &tenant,
+            phone,
+            &client.locale,
+            texts::Notice::BackupCodeUsed { remaining },
+            format!("{challenge}:backup-notice"),
+            now + chrono::Duration::hours(1),
+        )
+        .await?;
     }
     audit::record(deps, tenant.id, event).await;
     let verified = verify::finish_login(

@@ -8,7 +8,8 @@ use chrono::{DateTime, Utc};
 
 use crate::challenge::{Challenge, Purpose};
 use crate::error::CoreError;
-use crate::flows::{Deps, texts};
+use crate::flows::lockout::{self, Gate};
+use crate::flows::{ClientInfo, Deps, limits, test_numbers, texts};
 use crate::ids::{ChallengeId, UserId};
 use crate::otp::{CodeMac, OtpCode};
 use crate::phone::PhoneNumber;
@@ -24,6 +25,9 @@ pub struct ChallengeView {
     pub expires_in: Duration,
     pub resend_after: Duration,
     pub code_length: u8,
+    /// No SMS was sent because the number shows a risk signal: only a backup code answers it
+    /// (R30, `flows::sim_swap`).
+    pub backup_code_only: bool,
 }
 
 /// The subject of a new challenge.
@@ -34,6 +38,8 @@ pub struct NewCode<'a> {
     /// A decoy is stored and answered like a real challenge, but sends nothing (R18).
     pub decoy: bool,
     pub context: String,
+    /// The request's locale (`nl-NL`), for the text's language; empty: the number's country.
+    pub locale: &'a str,
 }
 
 /// Creates a challenge and queues its SMS. The SMS is only queued: the provider is called by
@@ -46,7 +52,10 @@ pub async fn issue(
     let now = deps.clock.now();
     let policy = &tenant.policy;
     let id = ChallengeId::random();
-    let code = OtpCode::generate(policy.code_length());
+    let fixed = test_numbers::fixed_code(deps, tenant, new.phone, new.decoy, now).await?;
+    let code = fixed
+        .clone()
+        .unwrap_or_else(|| OtpCode::generate(policy.code_length()));
     let code_mac = if new.decoy {
         CodeMac::unmatchable()
     } else {
@@ -70,8 +79,8 @@ pub async fn issue(
         resend_cooldown: policy.code.resend_cooldown,
     };
     deps.store.create_challenge(&challenge).await?;
-    if !new.decoy {
-        send_code(deps, tenant, &challenge, &code).await?;
+    if !new.decoy && fixed.is_none() {
+        send_code(deps, tenant, &challenge, &code, new.locale).await?;
     }
     tracing::debug!(challenge = %id, purpose = new.purpose.as_str(), "challenge created");
     Ok(view(&challenge, tenant, now))
@@ -82,9 +91,9 @@ pub async fn resend(
     deps: &Deps,
     tenant: &Tenant,
     id: ChallengeId,
+    client: &ClientInfo,
 ) -> Result<ChallengeView, CoreError> {
     let now = deps.clock.now();
-    let code = OtpCode::generate(tenant.policy.code_length());
     let expires_at = now + tenant.policy.code.lifetime;
     // The MAC binds the tenant, so a challenge of another tenant can never be resent from here:
     // it is checked below before anything is sent.
@@ -94,6 +103,15 @@ pub async fn resend(
     if existing.tenant != tenant.id {
         return Err(CoreError::Unauthenticated);
     }
+    // Cooldown, send cap and send limits before anything is sent (R14, R15).
+    let next_wait = limits::before_resend(deps, tenant, &existing, client).await?;
+    let fixed = match &existing.phone {
+        Some(phone) => test_numbers::fixed_code(deps, tenant, phone, existing.decoy, now).await?,
+        None => None,
+    };
+    let code = fixed
+        .clone()
+        .unwrap_or_else(|| OtpCode::generate(tenant.policy.code_length()));
     let mac = if existing.decoy {
         CodeMac::unmatchable()
     } else {
@@ -101,12 +119,12 @@ pub async fn resend(
     };
     match deps
         .store
-        .resend_challenge(id, mac, now, expires_at)
+        .resend_challenge(id, mac, now, expires_at, Some(next_wait))
         .await?
     {
         ResendOutcome::Resent(challenge) => {
-            if !challenge.decoy {
-                send_code(deps, tenant, &challenge, &code).await?;
+            if !challenge.decoy && fixed.is_none() {
+                send_code(deps, tenant, &challenge, &code, &client.locale).await?;
             }
             Ok(view(&challenge, tenant, now))
         }
@@ -128,6 +146,10 @@ pub async fn verify(
 ) -> Result<Challenge, CoreError> {
     let now = deps.clock.now();
     let mac = deps.code_key.mac(id, tenant.id, code);
+    // Admitted and counted against the account before the comparison (R8, R9, R39 b).
+    let Gate::Open(ticket) = lockout::admit_challenge(deps, tenant, id).await? else {
+        return Err(CoreError::Unauthenticated);
+    };
     match deps.store.verify_challenge(id, mac, now).await? {
         VerifyOutcome::Verified(challenge) => {
             // A Redis failover may revive a consumed challenge; SQL remembers (R39 a).
@@ -135,20 +157,15 @@ pub async fn verify(
                 tracing::warn!(challenge = %id, "code replayed after the challenge was consumed");
                 return Err(CoreError::Unauthenticated);
             }
-            if let Some(user) = challenge.user {
-                deps.store.clear_failures(&otp_account(user)).await?;
+            if let Some(ticket) = ticket {
+                lockout::succeeded(deps, tenant, ticket).await?;
             }
             Ok(challenge)
         }
-        VerifyOutcome::Rejected {
-            attempts_left,
-            user,
-        } => {
-            if let Some(user) = user {
-                // Counted per account across challenges; a resend never resets it (R9).
-                deps.store
-                    .record_failure(&otp_account(user), Duration::from_secs(24 * 3600))
-                    .await?;
+        VerifyOutcome::Rejected { attempts_left, .. } => {
+            // Already counted per account, across challenges; a resend never resets it (R9).
+            if let Some(ticket) = ticket {
+                lockout::failed(deps, tenant, ticket).await;
             }
             tracing::info!(challenge = %id, attempts_left, "wrong code");
             Err(CoreError::Unauthenticated)
@@ -167,13 +184,16 @@ async fn send_code(
     tenant: &Tenant,
     challenge: &Challenge,
     code: &OtpCode,
+    locale: &str,
 ) -> Result<(), CoreError> {
     let Some(phone) = &challenge.phone else {
         return Err(CoreError::Internal(
             "challenge without a destination".into(),
         ));
     };
-    let text = texts::code_message(&tenant.app_name, code, tenant.policy.code.lifetime);
+    let settings = deps.sms_settings.get(tenant.id).await?;
+    let lifetime = tenant.policy.code.lifetime;
+    let text = texts::code_message(&settings, tenant, locale, phone, code, lifetime);
     deps.outbox
         .enqueue(OutgoingSms {
             tenant: tenant.id,
@@ -187,7 +207,11 @@ async fn send_code(
     Ok(())
 }
 
-fn view(challenge: &Challenge, tenant: &Tenant, now: DateTime<Utc>) -> ChallengeView {
+pub(crate) fn view(
+    challenge: &Challenge,
+    tenant: &Tenant,
+    now: DateTime<Utc>,
+) -> ChallengeView {
     ChallengeView {
         id: challenge.id,
         purpose: challenge.purpose,
@@ -199,6 +223,7 @@ fn view(challenge: &Challenge, tenant: &Tenant, now: DateTime<Utc>) -> Challenge
         expires_in: remaining(challenge.expires_at, now),
         resend_after: remaining(challenge.resend_at, now),
         code_length: tenant.policy.code_length().get(),
+        backup_code_only: false,
     }
 }
 

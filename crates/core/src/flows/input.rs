@@ -2,7 +2,7 @@
 //! names with the same reason codes.
 
 use crate::error::CoreError;
-use crate::phone::{LineType, PhoneError, PhoneNumber};
+use crate::phone::{PhoneError, PhoneNumber};
 use crate::tenant::Tenant;
 
 /// Display names are bounded so nobody stores novels in them.
@@ -35,14 +35,13 @@ pub(crate) fn check_phone(
             "country is not allowed for this tenant",
         ));
     }
-    if matches!(
-        phone.line_type(),
-        LineType::PremiumRate | LineType::SharedCost
-    ) {
+    // Refused types come from the tenant's pumping policy (premium rate, shared cost,
+    // toll-free, pager, VoIP, UAN, voicemail by default).
+    if tenant.policy.pumping.refuses(phone.line_type()) {
         return Err(CoreError::invalid_with_code(
             field,
             "NUMBER_TYPE_NOT_ALLOWED",
-            "premium-rate and shared-cost numbers cannot receive codes",
+            "numbers of this type cannot receive codes",
         ));
     }
     Ok(phone)

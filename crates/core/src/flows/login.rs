@@ -2,19 +2,13 @@
 //! exists and the tenant allows phone login, but the answer has the same shape, the same
 //! limits and the same store traffic either way (R18).
 
-use std::time::Duration;
-
 use crate::challenge::Purpose;
 use crate::error::CoreError;
 use crate::flows::codes::{self, ChallengeView, NewCode};
-use crate::flows::{ClientInfo, Deps, input, tenants};
+use crate::flows::{ClientInfo, Deps, input, limits, tenants};
 use crate::ids::TenantId;
 use crate::phone::PhoneNumber;
-use crate::ports::{Limit, RateDecision};
 use crate::tenant::Tenant;
-
-/// At most this many code SMS per number per day (security requirements §2).
-const SENDS_PER_NUMBER_PER_DAY: u32 = 10;
 
 pub async fn start_phone_login(
     deps: &Deps,
@@ -24,7 +18,7 @@ pub async fn start_phone_login(
 ) -> Result<ChallengeView, CoreError> {
     let tenant = tenants::caller_tenant(deps, tenant).await?;
     let phone = input::parse_phone(&tenant, "phone.phone_number", phone_input)?;
-    charge_send_limits(deps, &tenant, &phone).await?;
+    charge_send_limits(deps, &tenant, &phone, client).await?;
 
     let user = deps.users.find_by_verified_phone(tenant.id, &phone).await?;
     let real = tenant.policy.phone_login_allowed && user.as_ref().is_some_and(|u| !u.is_locked());
@@ -34,29 +28,19 @@ pub async fn start_phone_login(
         phone: &phone,
         decoy: !real,
         context: client.device_id.clone(),
+        locale: &client.locale,
     };
     tracing::info!(phone = ?phone, "phone login started");
     codes::issue(deps, &tenant, new).await
 }
 
-/// Counts one send against the number's daily budget, for known and unknown numbers alike.
+/// Charges one send against every send limit (`limits::charge_send`), for known and unknown
+/// numbers alike.
 pub(crate) async fn charge_send_limits(
     deps: &Deps,
     tenant: &Tenant,
     phone: &PhoneNumber,
+    client: &ClientInfo,
 ) -> Result<(), CoreError> {
-    let limits = [Limit {
-        key: format!("send:num:{}", phone.e164()),
-        max: SENDS_PER_NUMBER_PER_DAY,
-        window: Duration::from_secs(24 * 3600),
-    }];
-    let scope = tenant.id.to_string();
-    match deps
-        .store
-        .check_limits(&scope, &limits, deps.clock.now())
-        .await?
-    {
-        RateDecision::Allowed => Ok(()),
-        RateDecision::Denied { retry_after, .. } => Err(CoreError::RateLimited { retry_after }),
-    }
+    limits::charge_send(deps, tenant, phone, client, None).await
 }

@@ -3,19 +3,26 @@
 //! [`CoreError`](crate::CoreError).
 
 pub mod account;
+pub mod api_clients;
 pub mod admin;
 pub mod audit;
 pub mod backup_codes;
 pub mod backup_login;
 pub mod codes;
 mod input;
+pub mod limits;
+pub mod lockout;
 pub mod login;
 pub mod password_login;
+pub mod pumping;
 pub mod reauth;
 pub mod registration;
 pub mod sessions;
+mod sim_swap;
+pub mod sms_admin;
 pub mod tenants;
 pub mod texts;
+pub mod test_numbers;
 pub mod tickets;
 pub mod verify;
 
@@ -26,8 +33,8 @@ use crate::clock::Clock;
 use crate::otp::CodeKey;
 use crate::password::PasswordHasher;
 use crate::ports::{
-    AuditLog, BackupCodeRepo, ConsumedChallenges, SessionRepo, ShortLivedStore, SmsOutbox,
-    TenantRepo, UserRepo,
+    AuditLog, BackupCodeRepo, ConsumedChallenges, LockoutRepo, NumberRiskCheck, SessionRepo,
+    ShortLivedStore, SmsOutbox, SmsSettingsStore, TenantRepo, UserRepo,
 };
 
 /// Everything a flow may reach. Built once at start-up and shared.
@@ -40,6 +47,8 @@ pub struct Deps {
     pub consumed: Arc<dyn ConsumedChallenges>,
     pub store: Arc<dyn ShortLivedStore>,
     pub outbox: Arc<dyn SmsOutbox>,
+    /// Tenants' own SMS settings: test numbers and templates here; providers in the worker.
+    pub sms_settings: Arc<dyn SmsSettingsStore>,
     pub clock: Arc<dyn Clock>,
     pub code_key: CodeKey,
     pub passwords: PasswordHasher,
@@ -47,6 +56,12 @@ pub struct Deps {
     /// keeps them from queueing behind password hashes.
     pub backup_code_hasher: PasswordHasher,
     pub tenant_cache: tenants::TenantCache,
+    /// Durable consecutive-failure counters and locks (R9–R11, R39 b).
+    pub lockouts: Arc<dyn LockoutRepo>,
+    /// The global SMS kill switch.
+    pub kill_switch: pumping::KillSwitch,
+    /// The SIM-swap and porting hook consulted before a second-factor SMS (R30).
+    pub number_risk: Arc<dyn NumberRiskCheck>,
 }
 
 /// What the calling service tells us about the end user's client. Rate limits, audit events

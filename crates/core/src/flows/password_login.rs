@@ -7,13 +7,14 @@ use crate::challenge::Purpose;
 use crate::email::Email;
 use crate::error::CoreError;
 use crate::flows::audit::{self, Event};
-use crate::flows::codes::{self, ChallengeView, NewCode};
+use crate::flows::codes::{ChallengeView, NewCode};
 use crate::flows::sessions::{self, IssuedSession};
 use crate::flows::tickets::{self, Grant};
-use crate::flows::{ClientInfo, Deps, tenants};
+use crate::flows::{ClientInfo, Deps, limits, lockout, sim_swap, tenants};
 use crate::ids::TenantId;
 use crate::password::Password;
 use crate::phone::PhoneNumber;
+use crate::ports::Factor;
 use crate::session::AuthMethod;
 use crate::tenant::{Tenant, TwoStepMode};
 use crate::token::SecretToken;
@@ -49,6 +50,8 @@ pub async fn start(
     let tenant = tenants::caller_tenant(deps, tenant).await?;
     let password =
         Password::for_login(password).map_err(|e| CoreError::invalid("password.password", e))?;
+    // Per-IP throttle of the password step, charged before the lookup (R13).
+    limits::charge_password_attempt(deps, &tenant, client).await?;
     let user = find_by_login(deps, &tenant, login).await?;
 
     // Always one argon2 verify, against the dummy hash when there is no user or no password.
@@ -59,13 +62,22 @@ pub async fn start(
             user.as_ref().and_then(|u| u.password_hash.as_deref()),
         )
         .await?;
-    let user = match user {
-        Some(u) if check.matches && !u.is_locked() => u,
-        other => {
+    // Admitted and counted before the result is used; a locked account answers exactly like
+    // a wrong password, after the same argon2 work (R11, R13).
+    let ticket = match &user {
+        Some(u) => lockout::admit(deps, &tenant, u.id, Factor::Password, false).await?,
+        None => None,
+    };
+    let user = match (user, ticket) {
+        (Some(u), Some(ticket)) if check.matches && !u.is_locked() => {
+            lockout::succeeded(deps, &tenant, ticket).await?;
+            u
+        }
+        (other, ticket) => {
+            if let Some(ticket) = ticket {
+                lockout::failed(deps, &tenant, ticket).await;
+            }
             if let Some(u) = &other {
-                deps.store
-                    .record_failure(&password_account(u), std::time::Duration::from_secs(3600))
-                    .await?;
                 audit::record(
                     deps,
                     tenant.id,
@@ -76,7 +88,6 @@ pub async fn start(
             return Err(CoreError::Unauthenticated);
         }
     };
-    deps.store.clear_failures(&password_account(&user)).await?;
     let user = if check.needs_rehash {
         rehash(deps, user, &password).await?
     } else {
@@ -111,8 +122,10 @@ async fn next_step(
                 phone,
                 decoy: false,
                 context: client.device_id.clone(),
+                locale: &client.locale,
             };
-            let view = codes::issue(deps, tenant, new).await?;
+            // A recent SIM swap withholds the SMS: backup code only (R30).
+            let view = sim_swap::second_factor(deps, tenant, new).await?;
             audit::record(
                 deps,
                 tenant.id,

@@ -186,13 +186,14 @@ async fn send_step_up(
             "the user has no verified phone for a step-up code",
         ));
     };
-    login::charge_send_limits(deps, tenant, phone).await?;
+    login::charge_send_limits(deps, tenant, phone, client).await?;
     let new = NewCode {
         purpose: Purpose::StepUp,
         user: Some(user.id),
         phone,
         decoy: false,
         context: action.context(),
+        locale: &client.locale,
     };
     let view = codes::issue(deps, tenant, new).await?;
     let event = Event::new(AuditKind::CodeSent)

@@ -17,7 +17,6 @@ use crate::flows::{ClientInfo, Deps, login, tenants, texts};
 use crate::ids::{TenantId, UserId};
 use crate::password_policy::{self, Context};
 use crate::phone::PhoneNumber;
-use crate::ports::OutgoingSms;
 use crate::session::AuthMethod;
 use crate::tenant::{Tenant, TwoStepMode};
 use crate::token::SecretToken;
@@ -144,7 +143,7 @@ async fn send_registration_code(
     context: String,
     client: &ClientInfo,
 ) -> Result<ChallengeView, CoreError> {
-    login::charge_send_limits(deps, tenant, phone).await?;
+    login::charge_send_limits(deps, tenant, phone, client).await?;
     let owner = deps.users.find_by_verified_phone(tenant.id, phone).await?;
     let new = NewCode {
         purpose: Purpose::Registration,
@@ -152,19 +151,20 @@ async fn send_registration_code(
         phone,
         decoy: owner.is_some(),
         context,
+        locale: &client.locale,
     };
     let view = codes::issue(deps, tenant, new).await?;
     if let Some(owner) = owner {
-        deps.outbox
-            .enqueue(OutgoingSms {
-                tenant: tenant.id,
-                to: phone.clone(),
-                text: texts::registration_attempt_notice(&tenant.app_name),
-                purpose: None,
-                idempotency_key: format!("{}:notice", view.id),
-                expires_at: deps.clock.now() + chrono::Duration::hours(1),
-            })
-            .await?;
+        texts::send_notice(
+            deps,
+            tenant,
+            phone,
+            &client.locale,
+            texts::Notice::RegistrationAttempt,
+            format!("{}:notice", view.id),
+            deps.clock.now() + chrono::Duration::hours(1),
+        )
+        .await?;
         let event = Event::new(AuditKind::RegistrationOfExistingNumber)
             .user(owner.id)
             .phone(phone)
@@ -223,7 +223,9 @@ pub struct Completion {
 }
 
 /// `CompleteRegistration`: every field is checked before the ticket is spent, so a typo does
-/// not cost the user a new code.
+/// not cost the user a new code. The ticket is peeked first (it names the verified number,
+/// which the password must not contain), and spent only once everything is valid; the spend
+/// is the one atomic use, so two concurrent completions create at most one account.
 pub async fn complete(
     deps: &Deps,
     tenant: TenantId,
@@ -234,21 +236,21 @@ pub async fn complete(
     let display_name = display_name("display_name", &input.display_name)?;
     let email = Email::parse(&input.email)
         .map_err(|e| CoreError::invalid_with_code("email", "INVALID_EMAIL", e))?;
-    let min = tenant.policy.password_min_length;
-    let app = Some(tenant.app_name.as_str());
+    let Grant::Registration { phone } = tickets::peek(deps, tenant.id, &input.ticket).await? else {
+        return Err(CoreError::Unauthenticated);
+    };
     let password = match input.password.as_deref().filter(|p| !p.is_empty()) {
-        Some(p) => Some(
-            password_policy::check_new(
-                p,
-                min,
-                Context {
-                    email: Some(&email),
-                    phone: None,
-                    app_name: app,
-                },
+        Some(p) => {
+            let ctx = Context {
+                email: Some(&email),
+                phone: Some(&phone),
+                app_name: Some(tenant.app_name.as_str()),
+            };
+            Some(
+                password_policy::check_new(p, tenant.policy.password_min_length, ctx)
+                    .map_err(|r| CoreError::password("password", r))?,
             )
-            .map_err(|r| CoreError::password("password", r))?,
-        ),
+        }
         None => None,
     };
     if deps.users.find_by_email(tenant.id, &email).await?.is_some() {
@@ -258,24 +260,16 @@ pub async fn complete(
             "is already registered",
         ));
     }
-    let Grant::Registration { phone } = tickets::redeem(deps, tenant.id, &input.ticket).await?
-    else {
-        return Err(CoreError::Unauthenticated);
+    let password_hash = match password {
+        Some(checked) => Some(deps.passwords.hash(&checked).await?),
+        None => None,
     };
-    let password_hash = match (&input.password, password) {
-        (Some(raw), Some(_)) => {
-            // Now that the number is known, it must not be in the password either.
-            let ctx = Context {
-                email: Some(&email),
-                phone: Some(&phone),
-                app_name: app,
-            };
-            let checked = password_policy::check_new(raw, min, ctx)
-                .map_err(|r| CoreError::password("password", r))?;
-            Some(deps.passwords.hash(&checked).await?)
-        }
-        _ => None,
-    };
+    // Spend it now. Tickets never change, so what was peeked is what is taken; a ticket
+    // spent in between (a concurrent completion) is simply gone.
+    match tickets::redeem(deps, tenant.id, &input.ticket).await? {
+        Grant::Registration { phone: taken } if taken == phone => {}
+        _ => return Err(CoreError::Unauthenticated),
+    }
     let user = create(
         deps,
         &tenant,

@@ -48,12 +48,14 @@ pub async fn start(
         access_hash: issued.access.hash(),
         refresh_hash: issued.refresh.hash(),
         created_at: now,
+        family_created_at: now,
         access_expires_at: issued.access_expires_at,
         refresh_expires_at: issued.refresh_expires_at,
         absolute_expires_at,
         revoked_at: None,
         user_agent: truncate(&client.user_agent, 256),
         ip_address: client.ip.map(|ip| ip.to_string()).unwrap_or_default(),
+        device_id: truncate(&client.device_id, DEVICE_ID_MAX_CHARS),
     };
     deps.sessions.create(&session).await?;
     tracing::info!(session = %session.id, user = %user.id, method = method.as_str(), "session started");
@@ -119,7 +121,8 @@ pub async fn refresh(
         access_expires_at: issued.access_expires_at,
         refresh_expires_at: issued.refresh_expires_at,
         revoked_at: None,
-        user_agent: truncate(&client.user_agent, 256),
+        // The family's login time, user agent and device id stay those of the login; the
+        // address is the latest one seen.
         ip_address: client
             .ip
             .map(|ip| ip.to_string())
@@ -206,6 +209,9 @@ fn new_pair(tenant: &Tenant, role: Role, now: DateTime<Utc>, absolute: DateTime<
         refresh_expires_at: (now + idle).min(absolute),
     }
 }
+
+/// The longest device id kept (the edge refuses longer ones: `client.device_id`).
+const DEVICE_ID_MAX_CHARS: usize = 128;
 
 fn truncate(s: &str, max_chars: usize) -> String {
     s.chars().take(max_chars).collect()

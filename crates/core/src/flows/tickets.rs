@@ -108,8 +108,26 @@ pub async fn redeem(deps: &Deps, tenant: TenantId, presented: &str) -> Result<Gr
         .take_ticket(hash, deps.clock.now())
         .await?
         .ok_or(CoreError::Unauthenticated)?;
+    decode(tenant, &payload)
+}
+
+/// What a ticket would grant, without spending it: a flow peeks, checks its whole request,
+/// and only then [`redeem`]s (the one atomic use, which may still fail if another request
+/// spent the ticket in between). A peek grants nothing by itself.
+pub async fn peek(deps: &Deps, tenant: TenantId, presented: &str) -> Result<Grant, CoreError> {
+    let hash = TokenHash::of_presented(TokenKind::Ticket, presented.trim())
+        .ok_or(CoreError::Unauthenticated)?;
+    let payload = deps
+        .store
+        .peek_ticket(hash, deps.clock.now())
+        .await?
+        .ok_or(CoreError::Unauthenticated)?;
+    decode(tenant, &payload)
+}
+
+fn decode(tenant: TenantId, payload: &str) -> Result<Grant, CoreError> {
     let stored: Stored =
-        serde_json::from_str(&payload).map_err(|e| CoreError::Internal(e.into()))?;
+        serde_json::from_str(payload).map_err(|e| CoreError::Internal(e.into()))?;
     if stored.tenant != tenant.to_string() {
         return Err(CoreError::Unauthenticated);
     }

@@ -84,3 +84,119 @@ fn short_keys_are_refused() {
     assert!(CodeKey::new(vec![0; 31]).is_err());
     assert!(CodeKey::new(vec![0; 32]).is_ok());
 }
+
+/// R3, timing: the code is never compared, its MAC is, and a wrong first digit and a wrong
+/// last digit both change the MAC from its first byte on (HMAC output is unrelated to
+/// where its input differs). So even a comparison that stopped at the first difference
+/// would stop at the same place for both: the position of a wrong digit cannot show in the
+/// time a check takes. (`CodeMac::ct_eq` does not stop early either; it is `subtle`.)
+#[test]
+fn r03_a_wrong_first_or_last_digit_changes_the_mac_from_its_first_byte() {
+    let key = CodeKey::random();
+    let (c, t) = (ChallengeId::random(), TenantId::random());
+    let n = 10_000;
+    let mut differs_at_first_byte = [0u32; 2];
+    for _ in 0..n {
+        let code = OtpCode::generate(CodeLength::DEFAULT);
+        let right = key.mac(c, t, &code);
+        assert!(right.ct_eq(&key.mac(c, t, &code)));
+        for (i, at) in [0, 5].into_iter().enumerate() {
+            let mut digits = code.expose_for_sms().as_bytes().to_vec();
+            digits[at] = b'0' + (digits[at] - b'0' + 1) % 10;
+            let wrong = OtpCode::parse(std::str::from_utf8(&digits).unwrap()).unwrap();
+            let other = key.mac(c, t, &wrong);
+            assert!(!right.ct_eq(&other));
+            if right.as_bytes()[0] != other.as_bytes()[0] {
+                differs_at_first_byte[i] += 1;
+            }
+        }
+    }
+    // Expected 255/256 of n (9961) for both; 9900 is ten standard deviations below.
+    for (i, count) in differs_at_first_byte.into_iter().enumerate() {
+        assert!(count > 9_900, "wrong digit {i}: {count} of {n}");
+    }
+}
+
+/// R3, lint: no `==` or `!=` on secret values anywhere in the workspace's sources. Secret
+/// values are MACs (`CodeMac`, `…_mac`), exposed secrets (`expose…`) and codes; they are
+/// compared with `ct_eq` (`subtle`). Token *hashes* are exempt: they are SHA-256 of 256
+/// random bits and are looked up by equality in SQL anyway, which reveals nothing about the
+/// token. Constants (`SECRET_CHARS`) are lengths, not secrets.
+#[test]
+fn r03_no_equality_operator_on_secret_bytes_in_the_sources() {
+    let crates = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(&crates).unwrap() {
+        let src = entry.unwrap().path().join("src");
+        if src.is_dir() {
+            rust_files(&src, &mut files);
+        }
+    }
+    assert!(files.len() > 50, "the workspace sources were not found");
+    let mut hits = Vec::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            let code = without_strings(line.split("//").next().unwrap_or_default());
+            if !(code.contains("==") || code.contains("!=")) {
+                continue;
+            }
+            let secret = code
+                .split(|ch: char| !(ch.is_ascii_alphanumeric() || ch == '_'))
+                .any(is_secret_name);
+            if secret {
+                hits.push(format!("{}:{}: {}", file.display(), n + 1, line.trim()));
+            }
+        }
+    }
+    assert!(
+        hits.is_empty(),
+        "compare secrets with ct_eq:\n{}",
+        hits.join("\n")
+    );
+}
+
+/// The line with the contents of its string literals removed (names in messages and in
+/// this lint's own word list are not comparisons).
+fn without_strings(line: &str) -> String {
+    let mut out = String::new();
+    let (mut in_string, mut escaped) = (false, false);
+    for ch in line.chars() {
+        match (in_string, escaped, ch) {
+            (true, false, '\\') => escaped = true,
+            (true, true, _) => escaped = false,
+            (_, false, '"') => in_string = !in_string,
+            (false, _, _) => out.push(ch),
+            _ => {}
+        }
+    }
+    out
+}
+
+fn is_secret_name(token: &str) -> bool {
+    if token.is_empty() || token.chars().all(|ch| !ch.is_ascii_lowercase()) {
+        return false;
+    }
+    let t = token.to_ascii_lowercase();
+    t == "mac"
+        || t == "macs"
+        || t.ends_with("_mac")
+        || t.starts_with("mac_")
+        || t.contains("codemac")
+        || t.contains("expose")
+        || t == "otp"
+        || t == "otpcode"
+        || t.ends_with("secret")
+        || t.contains("secret_")
+}
+
+fn rust_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}

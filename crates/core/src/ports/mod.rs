@@ -1,20 +1,33 @@
 //! Ports: the traits through which the flows reach the outside world. Adapters live in other
 //! crates (`storage`, `shortlived`, `sms-gateway`); each documents the contract it must keep.
 
+mod api_clients;
+mod lockouts;
+mod number_risk;
 mod outbox;
 mod records;
 mod repos;
+mod session_events;
 mod short_lived;
 mod sms;
+mod sms_settings;
 
+pub use api_clients::ApiClientRepo;
+pub use lockouts::{Admission, Factor, LockRule, LockoutRepo, LockoutState};
+pub use number_risk::{NoRiskSource, NumberRisk, NumberRiskCheck, StaticSimSwapList};
 pub use outbox::{
     ClaimedOutboxMessage, NewOutboxMessage, OutboxOutcome, OutboxRecord, OutboxRepo, OutboxStatus,
-    SealedBody,
+    ReceiptOutcome, ReceiptStatus, SealedBody,
 };
 pub use records::{AuditLog, BackupCodeRepo, ConsumedChallenges, StoredBackupCode};
-pub use repos::{RepoError, SessionRepo, TenantRepo, UserRepo};
+pub use repos::{RepoError, SessionRepo, TenantRepo, TenantUpdate, UserRepo};
+pub use session_events::{BadRevocation, Revocation, RevocationListener, SessionEvents};
 pub use short_lived::{
     Limit, RateDecision, ResendOutcome, ShortLivedStore, StoreError, VerifyOutcome,
+};
+pub use sms_settings::{
+    ProviderEntry, SmsSettingsError, SmsSettingsRecord, SmsSettingsRepo, SmsSettingsStore,
+    TenantSmsSettings, TestNumber,
 };
 pub use sms::{
     OutboxError, OutgoingSms, PermanentKind, SendError, SentSms, SmsOutbox, SmsSender, SmsText,

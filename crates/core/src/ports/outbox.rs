@@ -9,12 +9,17 @@
 //!
 //! ```text
 //!  enqueue ──▶ queued ──claim──▶ sending ──▶ sent ──receipt──▶ delivered
-//!                ▲                  │  │
-//!                └──retry / lease ──┘  └──▶ failed (permanent error)
+//!                ▲                  │  │      │                  ▲
+//!                └──retry / lease ──┘  │      └──receipt──▶ failed ┘ (a later "delivered")
+//!                                      └──▶ failed (permanent error)
 //!  queued, or sending with its lease run out, past expires_at ──▶ expired
 //! ```
 //!
-//! `sent`, `delivered`, `failed` and `expired` are final, and their body is erased.
+//! `sent`, `delivered`, `failed` and `expired` are final, and their body is erased. Only a
+//! delivery receipt ([`OutboxRepo::record_receipt`]) changes a final row, and only forward:
+//! `sent` → `delivered` or `failed`, and `failed` (by a receipt) → `delivered`, because a
+//! handset's confirmation outranks an earlier failure report (carriers report out of order,
+//! and some report a failure before a late delivery). `delivered` never changes again.
 //!
 //! **Contract** (the storage contract suite checks it on SQLite and PostgreSQL):
 //! - `claim` is atomic across processes: of concurrent claims (other instances included),
@@ -162,6 +167,29 @@ pub enum OutboxOutcome {
     Expired { error: Option<String> },
 }
 
+/// What a provider's delivery receipt says about a message it accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReceiptStatus {
+    /// Still on its way (queued, accepted or sent on by the provider): nothing to record.
+    Sent,
+    /// The handset received it.
+    Delivered,
+    /// It will not arrive. `reason` is the provider's status and error code, never the text
+    /// or the number.
+    Failed { reason: String },
+}
+
+/// What [`OutboxRepo::record_receipt`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReceiptOutcome {
+    /// The row moved to this status.
+    Recorded(OutboxStatus),
+    /// The row exists and stays as it is (a repeat, a step back, or a `Sent` receipt).
+    Unchanged(OutboxStatus),
+    /// No sent row carries this provider and message id.
+    UnknownMessage,
+}
+
 /// What an operator may see of a row: everything but the body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboxRecord {
@@ -239,14 +267,19 @@ pub trait OutboxRepo: Send + Sync + 'static {
     /// out and not under one of `held`) become `expired`, their body erased. Returns how many.
     async fn expire_due(&self, now: DateTime<Utc>, held: &[uuid::Uuid]) -> Result<u64, RepoError>;
 
-    /// A delivery receipt: the `sent` row the provider calls `provider_message_id` becomes
-    /// `delivered`. `false` when there is no such row.
-    async fn mark_delivered(
+    /// A delivery receipt for the row `provider` (the configured name) accepted as
+    /// `provider_message_id`, received at `now`. Moves the row only forward (module docs):
+    /// `Delivered` turns `sent` or `failed` into `delivered` (setting `delivered_at`);
+    /// `Failed` turns `sent` into `failed` (the reason in `last_error`); `Sent` changes
+    /// nothing. Idempotent: a repeated receipt answers `Unchanged`. A row not yet `sent` (or
+    /// an empty id) is `UnknownMessage`, as is an id no row carries.
+    async fn record_receipt(
         &self,
         provider: &str,
         provider_message_id: &str,
+        status: &ReceiptStatus,
         now: DateTime<Utc>,
-    ) -> Result<bool, RepoError>;
+    ) -> Result<ReceiptOutcome, RepoError>;
 
     /// One row without its body.
     async fn find(&self, id: uuid::Uuid) -> Result<Option<OutboxRecord>, RepoError>;

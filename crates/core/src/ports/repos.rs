@@ -43,6 +43,23 @@ pub trait TenantRepo: Send + Sync + 'static {
         policy: &Policy,
         now: DateTime<Utc>,
     ) -> Result<Option<Tenant>, RepoError>;
+    /// Sets the given fields (and `updated_at`) in one statement, so a rename and a policy
+    /// change land together or not at all; `None` when the tenant does not exist.
+    async fn update(
+        &self,
+        id: TenantId,
+        change: &TenantUpdate<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Tenant>, RepoError>;
+}
+
+/// What [`TenantRepo::update`] changes; `None` keeps the stored value. Values are already
+/// validated by the caller.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TenantUpdate<'a> {
+    pub name: Option<&'a str>,
+    pub app_name: Option<&'a str>,
+    pub policy: Option<&'a Policy>,
 }
 
 #[async_trait]

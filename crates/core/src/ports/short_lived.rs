@@ -98,14 +98,16 @@ pub trait ShortLivedStore: Send + Sync + 'static {
 
     /// Replaces the code of a live challenge with `new_mac`, in one step with the cooldown and
     /// send-cap checks. On success `sends` is incremented, `resend_at` becomes
-    /// `now + resend_cooldown`, and `expires_at` becomes `new_expires_at`. Attempts left are
-    /// **not** reset: the attempt budget spans every code of one challenge.
+    /// `now + next_wait` (or `now + resend_cooldown` when `next_wait` is `None`; the flow
+    /// passes the escalating backoff, R15), and `expires_at` becomes `new_expires_at`.
+    /// Attempts left are **not** reset: the attempt budget spans every code of one challenge.
     async fn resend_challenge(
         &self,
         id: ChallengeId,
         new_mac: CodeMac,
         now: DateTime<Utc>,
         new_expires_at: DateTime<Utc>,
+        next_wait: Option<Duration>,
     ) -> Result<ResendOutcome, StoreError>;
 
     /// Checks `candidate` against the challenge and decides in one step: on a match the
@@ -164,6 +166,15 @@ pub trait ShortLivedStore: Send + Sync + 'static {
     /// Returns and deletes a live ticket in one step, so a ticket works once even under
     /// concurrent use.
     async fn take_ticket(
+        &self,
+        hash: TokenHash,
+        now: DateTime<Utc>,
+    ) -> Result<Option<String>, StoreError>;
+
+    /// Returns a live ticket without using it up, so a flow can check its whole request
+    /// before spending the ticket. Grants nothing by itself: the flow must still
+    /// `take_ticket` (the single atomic use) before acting on it.
+    async fn peek_ticket(
         &self,
         hash: TokenHash,
         now: DateTime<Utc>,

@@ -23,6 +23,7 @@ use twostep_sms_gateway::providers::{
     BulkSmsConfig, BulkSmsEapiConfig, ClickatellConfig, ClickatellLegacyConfig, MessageBirdConfig,
     PlivoConfig, TwilioConfig, TwilioSender, VonageConfig,
 };
+use twostep_sms_gateway::receipts::{VonageSignature, VonageSignatureMethod};
 use twostep_sms_gateway::routing::BreakerPolicy;
 use twostep_sms_gateway::{OutboxSettings, RouterPolicy};
 
@@ -75,6 +76,12 @@ pub struct RawProvider {
     pub success_pointer: Option<String>,
     pub success_equals: Option<String>,
     pub message_id_pointer: Option<String>,
+    /// Delivery receipts: the secret a provider signs callbacks with (Twilio with an API
+    /// key; Vonage signed webhooks), Vonage's method, and the shared `token` of providers
+    /// that do not sign (Vonage otherwise, Clickatell, BulkSMS).
+    pub signature_secret: Option<String>,
+    pub signature_method: Option<String>,
+    pub receipt_token: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -171,10 +178,15 @@ pub const KINDS: &[(&str, &[&str], &[&str])] = &[
             "from",
             "messaging_service_sid",
             "status_callback",
+            "signature_secret",
         ],
         &["account_sid", "auth_token"],
     ),
-    ("clickatell", &["base_url", "api_key", "from"], &["api_key"]),
+    (
+        "clickatell",
+        &["base_url", "api_key", "from", "receipt_token"],
+        &["api_key"],
+    ),
     (
         "clickatell_legacy",
         &["base_url", "token", "from"],
@@ -182,7 +194,15 @@ pub const KINDS: &[(&str, &[&str], &[&str])] = &[
     ),
     (
         "vonage",
-        &["base_url", "api_key", "api_secret", "from"],
+        &[
+            "base_url",
+            "api_key",
+            "api_secret",
+            "from",
+            "signature_secret",
+            "signature_method",
+            "receipt_token",
+        ],
         &["api_key", "api_secret", "from"],
     ),
     (
@@ -198,7 +218,7 @@ pub const KINDS: &[(&str, &[&str], &[&str])] = &[
     ),
     (
         "bulksms",
-        &["base_url", "username", "password", "from"],
+        &["base_url", "username", "password", "from", "receipt_token"],
         &["username", "password"],
     ),
     (
@@ -231,7 +251,7 @@ pub const KINDS: &[(&str, &[&str], &[&str])] = &[
 impl RawProvider {
     /// The string settings, by key, for reading, for the environment to override, and for
     /// refusing keys of other kinds.
-    fn strings(&mut self) -> [(&'static str, &mut Option<String>); 22] {
+    fn strings(&mut self) -> [(&'static str, &mut Option<String>); 25] {
         [
             ("base_url", &mut self.base_url),
             ("account_sid", &mut self.account_sid),
@@ -255,7 +275,19 @@ impl RawProvider {
             ("payload", &mut self.payload),
             ("number_format", &mut self.number_format),
             ("message_id_pointer", &mut self.message_id_pointer),
+            ("signature_secret", &mut self.signature_secret),
+            ("signature_method", &mut self.signature_method),
+            ("receipt_token", &mut self.receipt_token),
         ]
+    }
+
+    /// The string setting called `key`, to set it (SetSmsProviders); `None` for a key that
+    /// is no string setting.
+    pub fn string_mut(&mut self, key: &str) -> Option<&mut Option<String>> {
+        self.strings()
+            .into_iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, slot)| slot)
     }
 
     /// Every key set, other than `name`, `kind` and `timeout_ms`.
@@ -297,12 +329,7 @@ pub(super) fn validate(
     for (i, p) in raw.providers.iter().enumerate() {
         let name = p.name.trim();
         if name.is_empty() {
-            return Err(key_err(
-                i,
-                "",
-                "name",
-                "must be set (letters, digits, - and _)",
-            ));
+            return Err(key_err(i, "", "name", "must be set (letters, digits, - and _)").into());
         }
         if name.len() > 64
             || !name
@@ -314,10 +341,11 @@ pub(super) fn validate(
                 name,
                 "name",
                 "may hold only letters, digits, - and _ (at most 64)",
-            ));
+            )
+            .into());
         }
         if !names.insert(env_name(name)) {
-            return Err(key_err(i, name, "name", "is used by another provider"));
+            return Err(key_err(i, name, "name", "is used by another provider").into());
         }
     }
     apply_env(&mut raw.providers, provider_env)?;
@@ -386,18 +414,45 @@ fn apply_env(
     Ok(())
 }
 
-fn key_err(i: usize, name: &str, key: &str, why: impl std::fmt::Display) -> ConfigError {
-    if name.is_empty() {
-        return ConfigError(format!(
-            "invalid configuration key sms.providers[{i}].{key}: {why}"
-        ));
+/// A refused provider setting: which entry, which key, why. The config file shows it as
+/// `sms.providers[i].key`; SetSmsProviders names the request field instead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyError {
+    pub index: usize,
+    pub name: String,
+    pub key: String,
+    pub why: String,
+}
+
+impl From<KeyError> for ConfigError {
+    fn from(e: KeyError) -> Self {
+        let KeyError {
+            index: i,
+            name,
+            key,
+            why,
+        } = e;
+        if name.is_empty() {
+            return ConfigError(format!(
+                "invalid configuration key sms.providers[{i}].{key}: {why}"
+            ));
+        }
+        ConfigError(format!(
+            "invalid configuration key sms.providers[{i}].{key} (provider {name:?}; environment \
+             variable {PROVIDER_ENV_PREFIX}{}__{}): {why}",
+            env_name(&name),
+            key.to_ascii_uppercase()
+        ))
     }
-    ConfigError(format!(
-        "invalid configuration key sms.providers[{i}].{key} (provider {name:?}; environment \
-         variable {PROVIDER_ENV_PREFIX}{}__{}): {why}",
-        env_name(name),
-        key.to_ascii_uppercase()
-    ))
+}
+
+fn key_err(i: usize, name: &str, key: &str, why: impl std::fmt::Display) -> KeyError {
+    KeyError {
+        index: i,
+        name: name.to_owned(),
+        key: key.to_owned(),
+        why: why.to_string(),
+    }
 }
 
 /// A non-empty string setting.
@@ -408,7 +463,7 @@ fn text(v: &Option<String>) -> Option<String> {
         .map(str::to_owned)
 }
 
-fn http_url(i: usize, name: &str, key: &str, url: &str) -> Result<(), ConfigError> {
+fn http_url(i: usize, name: &str, key: &str, url: &str) -> Result<(), KeyError> {
     let lower = url.to_ascii_lowercase();
     if lower.starts_with("http://") || lower.starts_with("https://") {
         Ok(())
@@ -417,7 +472,9 @@ fn http_url(i: usize, name: &str, key: &str, url: &str) -> Result<(), ConfigErro
     }
 }
 
-fn provider(i: usize, p: &mut RawProvider, production: bool) -> Result<ProviderSpec, ConfigError> {
+/// One provider's settings into its spec. Also used for a tenant's providers
+/// (SetSmsProviders), converted into a [`RawProvider`] first.
+pub fn provider(i: usize, p: &mut RawProvider, production: bool) -> Result<ProviderSpec, KeyError> {
     let name = p.name.trim().to_owned();
     let kind_name = p.kind.trim().to_ascii_lowercase();
     let Some((_, allowed, required)) = KINDS.iter().find(|(k, _, _)| *k == kind_name) else {
@@ -495,6 +552,7 @@ fn provider(i: usize, p: &mut RawProvider, production: bool) -> Result<ProviderS
             c.base_url = base(TwilioConfig::DEFAULT_BASE_URL);
             c.api_key_sid = opt("api_key_sid");
             c.status_callback = opt("status_callback");
+            c.signature_secret = opt("signature_secret").map(SecretString::from);
             c.timeout = timeout;
             ProviderKind::Twilio(c)
         }
@@ -502,6 +560,7 @@ fn provider(i: usize, p: &mut RawProvider, production: bool) -> Result<ProviderS
             let mut c = ClickatellConfig::new(secret("api_key"));
             c.base_url = base(ClickatellConfig::DEFAULT_BASE_URL);
             c.from = opt("from");
+            c.receipt_token = opt("receipt_token").map(SecretString::from);
             c.timeout = timeout;
             ProviderKind::Clickatell(c)
         }
@@ -515,6 +574,9 @@ fn provider(i: usize, p: &mut RawProvider, production: bool) -> Result<ProviderS
         "vonage" => {
             let mut c = VonageConfig::new(take("api_key"), secret("api_secret"), take("from"));
             c.base_url = base(VonageConfig::DEFAULT_BASE_URL);
+            c.signature =
+                vonage_signature(i, &name, opt("signature_secret"), opt("signature_method"))?;
+            c.receipt_token = opt("receipt_token").map(SecretString::from);
             c.timeout = timeout;
             ProviderKind::Vonage(c)
         }
@@ -529,6 +591,7 @@ fn provider(i: usize, p: &mut RawProvider, production: bool) -> Result<ProviderS
             let mut c = BulkSmsConfig::new(take("username"), secret("password"));
             c.base_url = base(BulkSmsConfig::DEFAULT_BASE_URL);
             c.from = opt("from");
+            c.receipt_token = opt("receipt_token").map(SecretString::from);
             c.timeout = timeout;
             ProviderKind::BulkSms(c)
         }
@@ -550,13 +613,50 @@ fn provider(i: usize, p: &mut RawProvider, production: bool) -> Result<ProviderS
     Ok(ProviderSpec { name, kind })
 }
 
+/// Vonage's signed-webhook settings for delivery receipts: a method needs a secret.
+fn vonage_signature(
+    i: usize,
+    name: &str,
+    secret: Option<String>,
+    method: Option<String>,
+) -> Result<Option<VonageSignature>, KeyError> {
+    let method = match method {
+        None => VonageSignatureMethod::default(),
+        Some(m) => VonageSignatureMethod::parse(&m).ok_or_else(|| {
+            let known: Vec<&str> = VonageSignatureMethod::ALL
+                .iter()
+                .map(|m| m.as_str())
+                .collect();
+            key_err(
+                i,
+                name,
+                "signature_method",
+                format!("{m:?} is not one of {}", known.join(", ")),
+            )
+        })?,
+    };
+    match secret {
+        Some(secret) => Ok(Some(VonageSignature {
+            secret: SecretString::from(secret),
+            method,
+        })),
+        None if method != VonageSignatureMethod::default() => Err(key_err(
+            i,
+            name,
+            "signature_secret",
+            "must be set with signature_method",
+        )),
+        None => Ok(None),
+    }
+}
+
 fn generic(
     i: usize,
     name: &str,
     p: &RawProvider,
     values: &HashMap<&str, String>,
     timeout: Duration,
-) -> Result<GenericHttpConfig, ConfigError> {
+) -> Result<GenericHttpConfig, KeyError> {
     let url = values.get("url").cloned().unwrap_or_default();
     http_url(i, name, "url", &url)?;
     let method = match values
@@ -626,7 +726,7 @@ fn generic(
         }
         c.expected_status = Some(status);
     }
-    let pointer = |key: &str, v: Option<String>| -> Result<Option<String>, ConfigError> {
+    let pointer = |key: &str, v: Option<String>| -> Result<Option<String>, KeyError> {
         match v {
             Some(ptr) if !ptr.starts_with('/') => Err(key_err(
                 i,

@@ -389,3 +389,39 @@ fn development_needs_no_outbox_key_and_keeps_the_console_shortcut() {
     assert!(s.sms.providers.is_empty());
     assert!(s.sms_console);
 }
+
+#[test]
+fn unauthenticated_calls_are_a_development_default_that_production_refuses() {
+    let s = load_from(None, &env(&[])).unwrap();
+    assert!(s.auth.allow_unauthenticated);
+    assert!(s.tls.is_none());
+    let s = load_from(
+        None,
+        &env(&[("TWOSTEP_AUTH__ALLOW_UNAUTHENTICATED", "false")]),
+    )
+    .unwrap();
+    assert!(!s.auth.allow_unauthenticated);
+    let key = "ab".repeat(32);
+    let e = load_err(
+        None,
+        &[
+            ("TWOSTEP_ENVIRONMENT", "production"),
+            ("TWOSTEP_REDIS__URL", "redis://127.0.0.1:1"),
+            ("TWOSTEP_SECURITY__CODE_KEY", &key),
+            ("TWOSTEP_AUTH__ALLOW_UNAUTHENTICATED", "true"),
+        ],
+    );
+    assert!(e.contains("auth.allow_unauthenticated"), "{e}");
+}
+
+#[test]
+fn tls_files_must_exist() {
+    let e = load_err(
+        None,
+        &[
+            ("TWOSTEP_SERVER__TLS__CERT_PATH", "/nonexistent/cert.pem"),
+            ("TWOSTEP_SERVER__TLS__KEY_PATH", "/nonexistent/key.pem"),
+        ],
+    );
+    assert!(e.contains("server.tls."), "{e}");
+}

@@ -114,12 +114,13 @@ pub fn session_info(s: &Session, current: &Session) -> pb::SessionInfo {
     pb::SessionInfo {
         session_id: s.id.to_string(),
         auth_method: convert::auth_method(s.auth_method).into(),
-        created_at: Some(convert::timestamp(s.created_at)),
+        // The login's time; a refresh rotates into a new row, whose creation is the last use.
+        created_at: Some(convert::timestamp(s.family_created_at)),
         last_used_at: Some(convert::timestamp(s.created_at)),
         absolute_expires_at: Some(convert::timestamp(s.absolute_expires_at)),
         ip_address: s.ip_address.clone(),
         user_agent: s.user_agent.clone(),
-        device_id: String::new(),
+        device_id: s.device_id.clone(),
         current: s.id == current.id,
     }
 }

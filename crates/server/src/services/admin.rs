@@ -1,7 +1,7 @@
 //! `twostep.v1.AdminService`.
 
 use tonic::{Request, Response, Status};
-use twostep_core::audit::{Actor, AuditFilter};
+use twostep_core::audit::AuditFilter;
 use twostep_core::flows::admin::{
     self, NewTenantInput, NewUserInput, PhoneChange, PolicyChange, TenantChange, TwoStepReset,
     UserLookup,
@@ -14,7 +14,7 @@ use twostep_proto::v1::admin_service_server::AdminService;
 use super::admin_convert;
 use crate::caller;
 use crate::convert;
-use crate::error::{IntoStatus, invalid_argument, missing, unimplemented};
+use crate::error::{IntoStatus, invalid_argument, missing};
 use crate::state::AppState;
 
 const DEFAULT_PAGE_SIZE: u32 = 50;
@@ -22,12 +22,6 @@ const MAX_PAGE_SIZE: u32 = 500;
 
 pub struct AdminApi {
     pub state: AppState,
-}
-
-/// Who makes admin calls, for the audit log. Until API keys exist (issue 6) every admin call
-/// is the development client.
-fn actor() -> Actor {
-    Actor::ApiClient("development".into())
 }
 
 /// `page_size` of a list request: 0 means the default, above the maximum is refused.
@@ -59,6 +53,8 @@ impl AdminService for AdminApi {
         &self,
         request: Request<pb::CreateTenantRequest>,
     ) -> Result<Response<pb::CreateTenantResponse>, Status> {
+        caller::require_operator(&request)?;
+        let actor = caller::actor(&request);
         let req = request.into_inner();
         if req.slug.trim().is_empty() {
             return Err(missing("slug"));
@@ -76,7 +72,7 @@ impl AdminService for AdminApi {
             app_name: req.app_name,
             policy,
         };
-        let tenant = admin::create_tenant(&self.state.deps, input, &actor())
+        let tenant = admin::create_tenant(&self.state.deps, input, &actor)
             .await
             .into_status()?;
         Ok(Response::new(pb::CreateTenantResponse {
@@ -102,6 +98,7 @@ impl AdminService for AdminApi {
         &self,
         request: Request<pb::ListTenantsRequest>,
     ) -> Result<Response<pb::ListTenantsResponse>, Status> {
+        caller::require_operator(&request)?;
         let req = request.into_inner();
         if req.page_size > MAX_PAGE_SIZE {
             return Err(invalid_argument("page_size", "must be at most 500"));
@@ -140,6 +137,7 @@ impl AdminService for AdminApi {
         &self,
         request: Request<pb::UpdateTenantPolicyRequest>,
     ) -> Result<Response<pb::UpdateTenantPolicyResponse>, Status> {
+        let actor = caller::actor(&request);
         let field = request.get_ref().tenant_id.clone();
         let id = caller::target_tenant(&self.state, &request, "tenant_id", &field).await?;
         let req = request.into_inner();
@@ -166,7 +164,7 @@ impl AdminService for AdminApi {
             name: req.name,
             app_name: req.app_name,
         };
-        let tenant = admin::update_tenant(&self.state.deps, id, change, &actor())
+        let tenant = admin::update_tenant(&self.state.deps, id, change, &actor)
             .await
             .into_status()?;
         Ok(Response::new(pb::UpdateTenantPolicyResponse {
@@ -178,6 +176,7 @@ impl AdminService for AdminApi {
         &self,
         request: Request<pb::CreateUserRequest>,
     ) -> Result<Response<pb::CreateUserResponse>, Status> {
+        let actor = caller::actor(&request);
         let field = request.get_ref().tenant_id.clone();
         let tenant = caller::target_tenant(&self.state, &request, "tenant_id", &field).await?;
         let req = request.into_inner();
@@ -194,7 +193,7 @@ impl AdminService for AdminApi {
             two_step_enabled: req.two_step_enabled,
             must_change_password: req.must_change_password,
         };
-        let user = admin::create_user(&self.state.deps, tenant, input, &actor())
+        let user = admin::create_user(&self.state.deps, tenant, input, &actor)
             .await
             .into_status()?;
         Ok(Response::new(pb::CreateUserResponse {
@@ -249,6 +248,7 @@ impl AdminService for AdminApi {
         &self,
         request: Request<pb::SetUserPhoneRequest>,
     ) -> Result<Response<pb::SetUserPhoneResponse>, Status> {
+        let actor = caller::actor(&request);
         let r = request.get_ref();
         let (tenant, id) = self.target_user(&request, &r.tenant_id, &r.user_id).await?;
         let req = request.into_inner();
@@ -257,7 +257,7 @@ impl AdminService for AdminApi {
             mark_verified: req.mark_verified,
             enable_two_step: req.enable_two_step,
         };
-        let user = admin::set_user_phone(&self.state.deps, tenant, id, change, &actor())
+        let user = admin::set_user_phone(&self.state.deps, tenant, id, change, &actor)
             .await
             .into_status()?;
         Ok(Response::new(pb::SetUserPhoneResponse {
@@ -269,10 +269,11 @@ impl AdminService for AdminApi {
         &self,
         request: Request<pb::ForcePasswordChangeRequest>,
     ) -> Result<Response<pb::ForcePasswordChangeResponse>, Status> {
+        let actor = caller::actor(&request);
         let r = request.get_ref();
         let (tenant, id) = self.target_user(&request, &r.tenant_id, &r.user_id).await?;
         let revoke = request.get_ref().revoke_sessions;
-        let user = admin::force_password_change(&self.state.deps, tenant, id, revoke, &actor())
+        let user = admin::force_password_change(&self.state.deps, tenant, id, revoke, &actor)
             .await
             .into_status()?;
         Ok(Response::new(pb::ForcePasswordChangeResponse {
@@ -284,13 +285,14 @@ impl AdminService for AdminApi {
         &self,
         request: Request<pb::ResetTwoStepRequest>,
     ) -> Result<Response<pb::ResetTwoStepResponse>, Status> {
+        let actor = caller::actor(&request);
         let r = request.get_ref();
         let (tenant, id) = self.target_user(&request, &r.tenant_id, &r.user_id).await?;
         let reset = TwoStepReset {
             clear_phone: request.get_ref().clear_phone,
             revoke_sessions: request.get_ref().revoke_sessions,
         };
-        let user = admin::reset_two_step(&self.state.deps, tenant, id, reset, &actor())
+        let user = admin::reset_two_step(&self.state.deps, tenant, id, reset, &actor)
             .await
             .into_status()?;
         Ok(Response::new(pb::ResetTwoStepResponse {
@@ -302,6 +304,7 @@ impl AdminService for AdminApi {
         &self,
         request: Request<pb::LockUserRequest>,
     ) -> Result<Response<pb::LockUserResponse>, Status> {
+        let actor = caller::actor(&request);
         let r = request.get_ref();
         let (tenant, id) = self.target_user(&request, &r.tenant_id, &r.user_id).await?;
         // Characters are checked by the flow; refuse megabytes before they get there.
@@ -311,7 +314,7 @@ impl AdminService for AdminApi {
             tenant,
             id,
             &request.get_ref().reason,
-            &actor(),
+            &actor,
         )
         .await
         .into_status()?;
@@ -324,9 +327,10 @@ impl AdminService for AdminApi {
         &self,
         request: Request<pb::UnlockUserRequest>,
     ) -> Result<Response<pb::UnlockUserResponse>, Status> {
+        let actor = caller::actor(&request);
         let r = request.get_ref();
         let (tenant, id) = self.target_user(&request, &r.tenant_id, &r.user_id).await?;
-        let user = admin::unlock_user(&self.state.deps, tenant, id, &actor())
+        let user = admin::unlock_user(&self.state.deps, tenant, id, &actor)
             .await
             .into_status()?;
         Ok(Response::new(pb::UnlockUserResponse {
@@ -384,36 +388,43 @@ impl AdminService for AdminApi {
 
     async fn create_api_client(
         &self,
-        _: Request<pb::CreateApiClientRequest>,
+        request: Request<pb::CreateApiClientRequest>,
     ) -> Result<Response<pb::CreateApiClientResponse>, Status> {
-        Err(unimplemented("CreateApiClient"))
+        self.create_api_client_rpc(request).await
     }
 
     async fn list_api_clients(
         &self,
-        _: Request<pb::ListApiClientsRequest>,
+        request: Request<pb::ListApiClientsRequest>,
     ) -> Result<Response<pb::ListApiClientsResponse>, Status> {
-        Err(unimplemented("ListApiClients"))
+        self.list_api_clients_rpc(request).await
     }
 
     async fn revoke_api_client(
         &self,
-        _: Request<pb::RevokeApiClientRequest>,
+        request: Request<pb::RevokeApiClientRequest>,
     ) -> Result<Response<pb::RevokeApiClientResponse>, Status> {
-        Err(unimplemented("RevokeApiClient"))
+        self.revoke_api_client_rpc(request).await
     }
 
     async fn set_sms_providers(
         &self,
-        _: Request<pb::SetSmsProvidersRequest>,
+        request: Request<pb::SetSmsProvidersRequest>,
     ) -> Result<Response<pb::SetSmsProvidersResponse>, Status> {
-        Err(unimplemented("SetSmsProviders"))
+        self.set_sms_providers_rpc(request).await
+    }
+
+    async fn get_sms_providers(
+        &self,
+        request: Request<pb::GetSmsProvidersRequest>,
+    ) -> Result<Response<pb::GetSmsProvidersResponse>, Status> {
+        self.get_sms_providers_rpc(request).await
     }
 
     async fn send_test_sms(
         &self,
-        _: Request<pb::SendTestSmsRequest>,
+        request: Request<pb::SendTestSmsRequest>,
     ) -> Result<Response<pb::SendTestSmsResponse>, Status> {
-        Err(unimplemented("SendTestSms"))
+        self.send_test_sms_rpc(request).await
     }
 }

@@ -127,12 +127,12 @@ impl AuthService for AuthApi {
     ) -> Result<Response<pb::ResendCodeResponse>, Status> {
         let tenant_id = caller::tenant(&self.state, &request).await?;
         let req = request.get_ref();
-        convert::client_info(req.client.as_ref())?;
+        let client = convert::client_info(req.client.as_ref())?;
         let challenge: ChallengeId = convert::required_id("challenge_id", &req.challenge_id)?;
         let tenant = tenants::caller_tenant(&self.state.deps, tenant_id)
             .await
             .into_status()?;
-        let view = codes::resend(&self.state.deps, &tenant, challenge)
+        let view = codes::resend(&self.state.deps, &tenant, challenge, &client)
             .await
             .into_status()?;
         Ok(Response::new(pb::ResendCodeResponse {

@@ -3,5 +3,7 @@
 pub mod account;
 pub mod account_convert;
 pub mod admin;
+pub mod admin_api_clients;
 pub mod admin_convert;
+pub mod admin_sms;
 pub mod auth;

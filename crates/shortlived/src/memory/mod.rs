@@ -8,6 +8,7 @@
 //! [`SWEEP_EVERY`] of clock time drops what nobody came back for, so memory does not grow
 //! forever. The methods that take no `now` (the failure counter) read the injected [`Clock`].
 
+mod session_events;
 mod state;
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -26,6 +27,8 @@ use twostep_core::token::TokenHash;
 
 use crate::millis;
 use state::State;
+
+pub use session_events::MemorySessionEvents;
 
 /// How often (in clock time) expired entries are swept out.
 pub const SWEEP_EVERY: Duration = Duration::from_secs(10);
@@ -83,10 +86,15 @@ impl ShortLivedStore for MemoryStore {
         new_mac: CodeMac,
         now: DateTime<Utc>,
         new_expires_at: DateTime<Utc>,
+        next_wait: Option<Duration>,
     ) -> Result<ResendOutcome, StoreError> {
-        Ok(self
-            .state(now)
-            .resend(id, new_mac, millis::from_time(now), new_expires_at))
+        Ok(self.state(now).resend(
+            id,
+            new_mac,
+            millis::from_time(now),
+            new_expires_at,
+            next_wait,
+        ))
     }
 
     async fn verify_challenge(
@@ -164,6 +172,14 @@ impl ShortLivedStore for MemoryStore {
         now: DateTime<Utc>,
     ) -> Result<Option<String>, StoreError> {
         Ok(self.state(now).take_ticket(hash, millis::from_time(now)))
+    }
+
+    async fn peek_ticket(
+        &self,
+        hash: TokenHash,
+        now: DateTime<Utc>,
+    ) -> Result<Option<String>, StoreError> {
+        Ok(self.state(now).peek_ticket(hash, millis::from_time(now)))
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -62,6 +62,7 @@ impl State {
         new_mac: CodeMac,
         now: i64,
         new_expires_at: DateTime<Utc>,
+        next_wait: Option<Duration>,
     ) -> ResendOutcome {
         let Some(c) = self.challenges.get_mut(&id) else {
             return ResendOutcome::NotFound;
@@ -82,7 +83,8 @@ impl State {
                 retry_after: millis::to_duration(resend_at - now),
             };
         }
-        let next_resend = now.saturating_add(millis::from_duration(c.resend_cooldown));
+        let wait = next_wait.unwrap_or(c.resend_cooldown);
+        let next_resend = now.saturating_add(millis::from_duration(wait));
         let Some(resend_at) = millis::to_time(next_resend) else {
             return ResendOutcome::NotFound;
         };
@@ -213,6 +215,13 @@ impl State {
                 },
             );
         }
+    }
+
+    pub(super) fn peek_ticket(&self, hash: TokenHash, now: i64) -> Option<String> {
+        self.tickets
+            .get(&hash)
+            .filter(|t| t.expires_ms > now)
+            .map(|t| t.payload.clone())
     }
 
     pub(super) fn take_ticket(&mut self, hash: TokenHash, now: i64) -> Option<String> {

@@ -9,6 +9,7 @@ mod error;
 mod keys;
 mod link;
 mod phones;
+mod revocations;
 mod scripts;
 
 use std::future::Future;
@@ -32,6 +33,7 @@ use error::Failure;
 use keys::Keys;
 use link::{Conn, Link};
 use phones::PhoneCache;
+pub use revocations::{PING_EVERY as REVOCATIONS_PING_EVERY, RedisSessionEvents};
 use scripts::Call;
 
 use crate::millis;
@@ -49,6 +51,8 @@ struct Inner {
     phones: PhoneCache,
     timeout: Duration,
     cluster: bool,
+    /// Where the revocation subscriber connects (its own connection).
+    url: RedisUrl,
 }
 
 // === impl RedisStore ===
@@ -71,6 +75,7 @@ impl RedisStore {
                 phones: PhoneCache::default(),
                 timeout: config.command_timeout,
                 cluster: url.is_cluster(),
+                url,
             }),
         })
     }
@@ -82,6 +87,11 @@ impl RedisStore {
 
     pub fn is_cluster(&self) -> bool {
         self.inner.cluster
+    }
+
+    /// Session revocations over this Redis's pub/sub (see [`RedisSessionEvents`]).
+    pub fn session_events(&self) -> RedisSessionEvents {
+        RedisSessionEvents::new(self.clone())
     }
 
     /// Runs `f` on the connection within the command timeout, connecting included, and
@@ -146,8 +156,16 @@ impl ShortLivedStore for RedisStore {
         new_mac: CodeMac,
         now: DateTime<Utc>,
         new_expires_at: DateTime<Utc>,
+        next_wait: Option<Duration>,
     ) -> Result<ResendOutcome, StoreError> {
-        let call = scripts::resend_challenge(&self.inner.keys, id, &new_mac, now, new_expires_at);
+        let call = scripts::resend_challenge(
+            &self.inner.keys,
+            id,
+            &new_mac,
+            now,
+            new_expires_at,
+            next_wait,
+        );
         let decode = |reply: Value| -> Result<ResendOutcome, Failure> {
             let (status, rest) = codec::status(&reply)?;
             Ok(match (status, rest) {
@@ -307,6 +325,22 @@ impl ShortLivedStore for RedisStore {
     ) -> Result<Option<String>, StoreError> {
         let call = scripts::take_ticket(&self.inner.keys, &hash, now);
         self.eval(call).await.map_err(Failure::into_store_error)
+    }
+
+    async fn peek_ticket(
+        &self,
+        hash: TokenHash,
+        now: DateTime<Utc>,
+    ) -> Result<Option<String>, StoreError> {
+        // One key, read only: a plain HMGET is atomic; the expiry is checked on the
+        // caller's clock, as take_ticket's script does.
+        let mut cmd = redis::cmd("HMGET");
+        cmd.arg(self.inner.keys.ticket(&hash))
+            .arg("payload")
+            .arg("expires");
+        let (payload, expires): (Option<String>, Option<i64>) =
+            self.query(cmd).await.map_err(Failure::into_store_error)?;
+        Ok(payload.filter(|_| expires.is_some_and(|e| e > millis::from_time(now))))
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -119,13 +119,16 @@ pub(super) fn resend_challenge(
     new_mac: &CodeMac,
     now: DateTime<Utc>,
     new_expires_at: DateTime<Utc>,
+    next_wait: Option<Duration>,
 ) -> Call {
-    let mut call = Call::new(&RESEND_CHALLENGE, &[keys.challenge(id)], 4, 110);
+    let mut call = Call::new(&RESEND_CHALLENGE, &[keys.challenge(id)], 5, 130);
     call.cmd
         .arg(&hex32(new_mac.as_bytes())[..])
         .arg(millis::from_time(now))
         .arg(millis::from_time(new_expires_at))
-        .arg(margin_ms());
+        .arg(margin_ms())
+        // -1: the challenge's own cooldown.
+        .arg(next_wait.map_or(-1, millis::from_duration));
     call
 }
 

@@ -208,7 +208,7 @@ pub async fn r04_expiry_follows_the_callers_clock(b: &Backend) {
     assert_eq!(b.store.get_challenge(late.id, b.now()).await.unwrap(), None);
     let resend = b
         .store
-        .resend_challenge(late.id, mac(3), b.now(), b.now() + lifetime)
+        .resend_challenge(late.id, mac(3), b.now(), b.now() + lifetime, None)
         .await;
     assert_eq!(resend.unwrap(), ResendOutcome::NotFound);
 }
@@ -234,7 +234,7 @@ pub async fn r14_resend_replaces_the_code_at_once(b: &Backend) {
     let new_expiry = now + chrono::Duration::from_std(LIFETIME).unwrap();
     let ResendOutcome::Resent(resent) = b
         .store
-        .resend_challenge(c.id, mac(2), now, new_expiry)
+        .resend_challenge(c.id, mac(2), now, new_expiry, None)
         .await
         .unwrap()
     else {
@@ -281,21 +281,21 @@ pub async fn resend_cooldown_reports_the_time_left(b: &Backend) {
 
     let outcome = b
         .store
-        .resend_challenge(c.id, mac(2), b.now(), expiry)
+        .resend_challenge(c.id, mac(2), b.now(), expiry, None)
         .await
         .unwrap();
     assert_cooldown(&outcome, COOLDOWN);
     b.advance(secs(20));
     let outcome = b
         .store
-        .resend_challenge(c.id, mac(2), b.now(), expiry)
+        .resend_challenge(c.id, mac(2), b.now(), expiry, None)
         .await
         .unwrap();
     assert_cooldown(&outcome, COOLDOWN - Duration::from_secs(20));
     b.advance(secs(40));
     let outcome = b
         .store
-        .resend_challenge(c.id, mac(2), b.now(), expiry)
+        .resend_challenge(c.id, mac(2), b.now(), expiry, None)
         .await
         .unwrap();
     assert!(matches!(outcome, ResendOutcome::Resent(_)), "{outcome:?}");
@@ -303,7 +303,7 @@ pub async fn resend_cooldown_reports_the_time_left(b: &Backend) {
     b.advance(secs(59));
     let outcome = b
         .store
-        .resend_challenge(c.id, mac(3), b.now(), expiry)
+        .resend_challenge(c.id, mac(3), b.now(), expiry, None)
         .await
         .unwrap();
     assert_cooldown(&outcome, Duration::from_secs(1));
@@ -337,7 +337,7 @@ pub async fn resend_send_cap_holds(b: &Backend) {
         b.advance(step);
         let outcome = b
             .store
-            .resend_challenge(c.id, mac(2), b.now(), b.now() + secs(300))
+            .resend_challenge(c.id, mac(2), b.now(), b.now() + secs(300), None)
             .await;
         let ResendOutcome::Resent(resent) = outcome.unwrap() else {
             panic!("send {sends}")
@@ -347,13 +347,13 @@ pub async fn resend_send_cap_holds(b: &Backend) {
     // The cap is reported first, even while the cooldown would also refuse.
     let outcome = b
         .store
-        .resend_challenge(c.id, mac(3), b.now(), b.now() + secs(300))
+        .resend_challenge(c.id, mac(3), b.now(), b.now() + secs(300), None)
         .await;
     assert_eq!(outcome.unwrap(), ResendOutcome::SendCapReached);
     b.advance(step);
     let outcome = b
         .store
-        .resend_challenge(c.id, mac(3), b.now(), b.now() + secs(300))
+        .resend_challenge(c.id, mac(3), b.now(), b.now() + secs(300), None)
         .await;
     assert_eq!(outcome.unwrap(), ResendOutcome::SendCapReached);
     let outcome = b
@@ -369,9 +369,9 @@ pub async fn resend_send_cap_holds(b: &Backend) {
 
 pub async fn resend_of_a_dead_challenge_is_not_found(b: &Backend) {
     let now = b.now();
-    let outcome = b
-        .store
-        .resend_challenge(ChallengeId::random(), mac(2), now, now + secs(300));
+    let outcome =
+        b.store
+            .resend_challenge(ChallengeId::random(), mac(2), now, now + secs(300), None);
     assert_eq!(outcome.await.unwrap(), ResendOutcome::NotFound);
 
     let mut c = challenge(now);
@@ -388,7 +388,7 @@ pub async fn resend_of_a_dead_challenge_is_not_found(b: &Backend) {
     );
     let outcome = b
         .store
-        .resend_challenge(c.id, mac(2), now, now + secs(300))
+        .resend_challenge(c.id, mac(2), now, now + secs(300), None)
         .await;
     assert_eq!(outcome.unwrap(), ResendOutcome::NotFound, "burned");
 
@@ -401,7 +401,7 @@ pub async fn resend_of_a_dead_challenge_is_not_found(b: &Backend) {
         .unwrap();
     let outcome = b
         .store
-        .resend_challenge(consumed.id, mac(2), now, now + secs(300))
+        .resend_challenge(consumed.id, mac(2), now, now + secs(300), None)
         .await;
     assert_eq!(outcome.unwrap(), ResendOutcome::NotFound, "consumed");
 }
@@ -475,6 +475,37 @@ pub async fn create_overwrites_an_existing_id(b: &Backend) {
         VerifyOutcome::Rejected {
             attempts_left: 4,
             user: first.user
+        }
+    );
+}
+
+/// R15: the flow passes the escalating wait; the store applies it in the same step, and the
+/// next resend is refused until it has passed.
+pub async fn r15_resend_applies_the_callers_backoff(b: &Backend) {
+    let c = challenge(b.now());
+    b.store.create_challenge(&c).await.unwrap();
+    b.advance(chrono::Duration::from_std(COOLDOWN).unwrap());
+    let now = b.now();
+    let wait = Duration::from_secs(150);
+    let ResendOutcome::Resent(resent) = b
+        .store
+        .resend_challenge(c.id, mac(2), now, now + secs(300), Some(wait))
+        .await
+        .unwrap()
+    else {
+        panic!("resend after the cooldown must succeed");
+    };
+    assert_eq!(resent.resend_at, ms(now) + secs(150));
+    b.advance(chrono::Duration::from_std(COOLDOWN).unwrap());
+    let early = b
+        .store
+        .resend_challenge(c.id, mac(3), b.now(), b.now() + secs(300), Some(wait))
+        .await
+        .unwrap();
+    assert_eq!(
+        early,
+        ResendOutcome::Cooldown {
+            retry_after: Duration::from_secs(150) - COOLDOWN
         }
     );
 }

@@ -25,7 +25,7 @@ pub async fn r09_failure_counter_survives_challenges_and_clears(b: &Backend) {
     b.store.create_challenge(&c).await.unwrap();
     b.advance(secs(60));
     b.store
-        .resend_challenge(c.id, mac(2), b.now(), b.now() + secs(300))
+        .resend_challenge(c.id, mac(2), b.now(), b.now() + secs(300), None)
         .await
         .unwrap();
     b.store
@@ -94,6 +94,58 @@ pub async fn tickets_work_once_under_concurrency(b: &Backend) {
     assert_eq!(got, [&"user=42;device=d1".to_owned()], "{taken:?}");
     assert_eq!(b.store.take_ticket(hash, now).await.unwrap(), None);
     assert_eq!(b.store.take_ticket(ticket(), now).await.unwrap(), None);
+}
+
+/// Peeking shows a live ticket as often as asked and spends nothing; it sees no expired,
+/// taken or unknown ticket; and a take after any number of peeks still works exactly once.
+pub async fn tickets_can_be_peeked_without_spending_them(b: &Backend) {
+    let (hash, short) = (ticket(), ticket());
+    let now = b.now();
+    b.store
+        .put_ticket(hash, "kind=registration", now + secs(300), now)
+        .await
+        .unwrap();
+    b.store
+        .put_ticket(short, "s", now + secs(5), now)
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        assert_eq!(
+            b.store.peek_ticket(hash, now).await.unwrap().as_deref(),
+            Some("kind=registration")
+        );
+    }
+    assert_eq!(b.store.peek_ticket(ticket(), now).await.unwrap(), None);
+    b.advance(secs(5));
+    let later = b.now();
+    assert_eq!(
+        b.store.peek_ticket(short, later).await.unwrap(),
+        None,
+        "expired"
+    );
+
+    let tasks = (0..10).map(|i| {
+        let store = b.store.clone();
+        tokio::spawn(async move {
+            if i % 2 == 0 {
+                store.peek_ticket(hash, later).await.unwrap();
+                None
+            } else {
+                store.take_ticket(hash, later).await.unwrap()
+            }
+        })
+    });
+    let taken: Vec<String> = join_all(tasks)
+        .await
+        .into_iter()
+        .filter_map(Result::unwrap)
+        .collect();
+    assert_eq!(taken, ["kind=registration"]);
+    assert_eq!(
+        b.store.peek_ticket(hash, later).await.unwrap(),
+        None,
+        "taken"
+    );
 }
 
 pub async fn tickets_expire(b: &Backend) {

@@ -32,6 +32,7 @@ macro_rules! contract {
                 challenges::r14_resend_replaces_the_code_at_once,
                 challenges::resend_cooldown_reports_the_time_left,
                 challenges::resend_send_cap_holds,
+                challenges::r15_resend_applies_the_callers_backoff,
                 challenges::resend_of_a_dead_challenge_is_not_found,
                 challenges::get_challenge_round_trips_every_field,
                 challenges::create_overwrites_an_existing_id,
@@ -43,6 +44,7 @@ macro_rules! contract {
                 counters::failure_counter_expires_after_its_window,
                 counters::tickets_work_once_under_concurrency,
                 counters::tickets_expire,
+                counters::tickets_can_be_peeked_without_spending_them,
                 counters::ping_answers,
             );
         }

@@ -31,6 +31,8 @@ pub struct BulkSmsConfig {
     pub password: SecretString,
     /// Sent as `from` when set.
     pub from: Option<String>,
+    /// The `token` query parameter webhooks must carry (they are not signed).
+    pub receipt_token: Option<SecretString>,
     pub timeout: Duration,
 }
 
@@ -43,6 +45,7 @@ impl BulkSmsConfig {
             username: username.into(),
             password,
             from: None,
+            receipt_token: None,
             timeout: transport::DEFAULT_TIMEOUT,
         }
     }

@@ -24,6 +24,8 @@ pub struct ClickatellConfig {
     pub api_key: SecretString,
     /// Sent as `from` when set (two-way integrations only).
     pub from: Option<String>,
+    /// The `token` query parameter status callbacks must carry (they are not signed).
+    pub receipt_token: Option<SecretString>,
     pub timeout: Duration,
 }
 
@@ -35,6 +37,7 @@ impl ClickatellConfig {
             base_url: Self::DEFAULT_BASE_URL.to_owned(),
             api_key,
             from: None,
+            receipt_token: None,
             timeout: transport::DEFAULT_TIMEOUT,
         }
     }

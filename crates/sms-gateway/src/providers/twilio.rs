@@ -35,6 +35,9 @@ pub struct TwilioConfig {
     pub sender: TwilioSender,
     /// Sent as `StatusCallback` for delivery receipts.
     pub status_callback: Option<String>,
+    /// The Auth Token Twilio signs status callbacks with, when `auth_token` is an API key's
+    /// secret (callbacks are always signed with the account's Auth Token); else `auth_token`.
+    pub signature_secret: Option<SecretString>,
     pub timeout: Duration,
 }
 
@@ -53,6 +56,7 @@ impl TwilioConfig {
             auth_token,
             sender,
             status_callback: None,
+            signature_secret: None,
             timeout: transport::DEFAULT_TIMEOUT,
         }
     }

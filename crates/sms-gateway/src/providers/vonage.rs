@@ -10,6 +10,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use twostep_core::ports::{OutgoingSms, PermanentKind, SendError, SentSms, SmsSender};
 
+use crate::receipts::VonageSignature;
 use crate::templates::{Encoding, segments};
 use crate::transport::{self, Reply};
 
@@ -23,6 +24,10 @@ pub struct VonageConfig {
     pub api_secret: SecretString,
     /// Sent as `from`: a number or an alphanumeric sender id.
     pub from: String,
+    /// Checks delivery receipts when Vonage signs webhooks for the account.
+    pub signature: Option<VonageSignature>,
+    /// Otherwise, the `token` query parameter delivery receipts must carry.
+    pub receipt_token: Option<SecretString>,
     pub timeout: Duration,
 }
 
@@ -39,6 +44,8 @@ impl VonageConfig {
             api_key: api_key.into(),
             api_secret,
             from: from.into(),
+            signature: None,
+            receipt_token: None,
             timeout: transport::DEFAULT_TIMEOUT,
         }
     }

@@ -15,6 +15,8 @@ use super::{Provider, Router, RouterPolicy};
 pub struct RouterBuilder {
     pub(super) providers: Vec<(String, Arc<dyn SmsSender>)>,
     pub(super) routes: Vec<(Region, Vec<String>)>,
+    /// The order for numbers without a route; `None` means every provider in order.
+    pub(super) default_order: Option<Vec<String>>,
     pub(super) policy: RouterPolicy,
     pub(super) clock: Arc<dyn Clock>,
 }
@@ -51,6 +53,16 @@ impl RouterBuilder {
         self
     }
 
+    /// Sends numbers of countries without a route through these providers only (a tenant's
+    /// providers limited to some countries serve no other); by default, every provider.
+    pub fn default_order<S: Into<String>>(
+        mut self,
+        providers: impl IntoIterator<Item = S>,
+    ) -> Self {
+        self.default_order = Some(providers.into_iter().map(Into::into).collect());
+        self
+    }
+
     pub fn policy(mut self, policy: RouterPolicy) -> Self {
         self.policy = policy;
         self
@@ -82,9 +94,16 @@ impl RouterBuilder {
                 .collect::<Result<Vec<_>, _>>()?;
             routes.insert(region, order);
         }
+        let default_route = match self.default_order {
+            None => (0..self.providers.len()).collect(),
+            Some(names) => names
+                .into_iter()
+                .filter_map(|name| index.get(&name).copied())
+                .collect(),
+        };
         let policy = self.policy;
         Ok(Router {
-            default_route: (0..self.providers.len()).collect(),
+            default_route,
             providers: self
                 .providers
                 .into_iter()

@@ -25,7 +25,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use twostep_core::clock::Clock;
-use twostep_core::phone::Region;
+use twostep_core::phone::{PhoneNumber, Region};
 use twostep_core::ports::{OutgoingSms, PermanentKind, SendError, SentSms, SmsSender};
 
 pub use breaker::{BreakerPolicy, BreakerState};
@@ -58,6 +58,7 @@ impl Router {
         RouterBuilder {
             providers: Vec::new(),
             routes: Vec::new(),
+            default_order: None,
             policy: RouterPolicy::default(),
             clock,
         }
@@ -72,9 +73,26 @@ impl Router {
             .map(|p| p.breaker.state(now))
     }
 
+    /// The adapter called `name`, to send through it alone (SendTestSms with a provider):
+    /// no retries, no failover, no breaker.
+    pub fn provider(&self, name: &str) -> Option<Arc<dyn SmsSender>> {
+        self.providers
+            .iter()
+            .find(|p| p.name == name)
+            .map(|p| Arc::clone(&p.sender))
+    }
+
+    /// Whether any provider serves numbers of `to`'s country (a route, or the default order).
+    pub fn serves(&self, to: &PhoneNumber) -> bool {
+        !self.route_for_number(to).is_empty()
+    }
+
     fn route_for(&self, sms: &OutgoingSms) -> &[usize] {
-        sms.to
-            .region()
+        self.route_for_number(&sms.to)
+    }
+
+    fn route_for_number(&self, to: &PhoneNumber) -> &[usize] {
+        to.region()
             .and_then(|region| self.routes.get(&region))
             .unwrap_or(&self.default_route)
     }

@@ -21,6 +21,9 @@ pub struct Model {
     pub revoked_at: Option<DateTimeUtc>,
     pub user_agent: String,
     pub ip_address: String,
+    /// Null only on rows written before migration m0005 that it could not date.
+    pub family_created_at: Option<DateTimeUtc>,
+    pub device_id: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -13,6 +13,10 @@ mod m0001_initial;
 mod m0002_backup_codes_and_audit;
 mod m0003_sms_outbox;
 mod m0004_consumed_challenges;
+mod m0005_session_family;
+mod m0006_api_clients;
+mod m0007_account_lockouts;
+mod m0008_tenant_sms_settings;
 
 /// The migrations of twostep, oldest first.
 pub(crate) struct Migrator;
@@ -24,6 +28,10 @@ impl MigratorTrait for Migrator {
             Box::new(m0002_backup_codes_and_audit::Migration),
             Box::new(m0003_sms_outbox::Migration),
             Box::new(m0004_consumed_challenges::Migration),
+            Box::new(m0005_session_family::Migration),
+            Box::new(m0006_api_clients::Migration),
+            Box::new(m0007_account_lockouts::Migration),
+            Box::new(m0008_tenant_sms_settings::Migration),
         ]
     }
 }

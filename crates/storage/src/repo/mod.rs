@@ -2,21 +2,27 @@
 //! converts rows to core types through the parsing constructors of `core`, so a row that no
 //! longer parses surfaces as `RepoError::Internal` instead of as a half-valid value.
 
+mod api_client;
 mod audit;
 mod backup_code;
 mod consumed;
+mod lockout;
 mod outbox;
 mod session;
+mod sms_settings;
 mod tenant;
 mod user;
 
 use chrono::{DateTime, SubsecRound, Utc};
 
+pub use api_client::SqlApiClientRepo;
 pub use audit::SqlAuditLog;
 pub use backup_code::SqlBackupCodeRepo;
 pub use consumed::SqlConsumedChallenges;
+pub use lockout::SqlLockoutRepo;
 pub use outbox::SqlOutboxRepo;
 pub use session::SqlSessionRepo;
+pub use sms_settings::SqlSmsSettingsRepo;
 pub use tenant::SqlTenantRepo;
 pub use user::SqlUserRepo;
 

@@ -10,7 +10,8 @@
 //!
 //! Every later change of a claimed row (`finish`, `extend_lease`) is one conditional
 //! `UPDATE … WHERE id = ? AND claim_token = ? AND status = 'sending'`, so a worker that lost
-//! its lease changes nothing.
+//! its lease changes nothing. Delivery receipts move a final row forward the same way: one
+//! conditional `UPDATE` naming the statuses it may leave, so repeats and races are harmless.
 
 use std::time::Duration;
 
@@ -25,7 +26,7 @@ use twostep_core::challenge::Purpose;
 use twostep_core::ids::TenantId;
 use twostep_core::ports::{
     ClaimedOutboxMessage, NewOutboxMessage, OutboxOutcome, OutboxRecord, OutboxRepo, OutboxStatus,
-    RepoError, SealedBody,
+    ReceiptOutcome, ReceiptStatus, RepoError, SealedBody,
 };
 
 use super::db_time;
@@ -306,31 +307,75 @@ impl OutboxRepo for SqlOutboxRepo {
         Ok(res.rows_affected)
     }
 
-    #[tracing::instrument(skip(self))]
-    async fn mark_delivered(
+    #[tracing::instrument(skip(self, status))]
+    async fn record_receipt(
         &self,
         provider: &str,
         provider_message_id: &str,
+        status: &ReceiptStatus,
         now: DateTime<Utc>,
-    ) -> Result<bool, RepoError> {
+    ) -> Result<ReceiptOutcome, RepoError> {
         if provider_message_id.is_empty() {
-            return Ok(false);
+            return Ok(ReceiptOutcome::UnknownMessage);
         }
         let now = db_time(now);
-        let res = Entity::update_many()
-            .col_expr(
-                Column::Status,
-                Expr::value(OutboxStatus::Delivered.as_str()),
-            )
-            .col_expr(Column::DeliveredAt, Expr::value(now))
-            .col_expr(Column::UpdatedAt, Expr::value(now))
-            .filter(Column::Provider.eq(provider))
-            .filter(Column::ProviderMessageId.eq(provider_message_id))
-            .filter(status_is(OutboxStatus::Sent))
-            .exec(&self.db)
+        let this_message = Condition::all()
+            .add(Column::Provider.eq(provider))
+            .add(Column::ProviderMessageId.eq(provider_message_id));
+        // One conditional UPDATE per move, so concurrent receipts (providers retry, and
+        // several instances may take them) never move a row backwards.
+        let (to, rows) = match status {
+            ReceiptStatus::Sent => (OutboxStatus::Sent, 0),
+            ReceiptStatus::Delivered => {
+                let res = Entity::update_many()
+                    .col_expr(
+                        Column::Status,
+                        Expr::value(OutboxStatus::Delivered.as_str()),
+                    )
+                    .col_expr(Column::DeliveredAt, Expr::value(now))
+                    .col_expr(Column::UpdatedAt, Expr::value(now))
+                    .filter(this_message.clone())
+                    .filter(
+                        Column::Status
+                            .is_in([OutboxStatus::Sent.as_str(), OutboxStatus::Failed.as_str()]),
+                    )
+                    .exec(&self.db)
+                    .await
+                    .map_err(repo_err)?;
+                (OutboxStatus::Delivered, res.rows_affected)
+            }
+            ReceiptStatus::Failed { reason } => {
+                let res = Entity::update_many()
+                    .col_expr(Column::Status, Expr::value(OutboxStatus::Failed.as_str()))
+                    .col_expr(Column::LastError, Expr::value(reason.clone()))
+                    .col_expr(Column::UpdatedAt, Expr::value(now))
+                    .filter(this_message.clone())
+                    .filter(status_is(OutboxStatus::Sent))
+                    .exec(&self.db)
+                    .await
+                    .map_err(repo_err)?;
+                (OutboxStatus::Failed, res.rows_affected)
+            }
+        };
+        if rows > 0 {
+            return Ok(ReceiptOutcome::Recorded(to));
+        }
+        let current: Option<String> = Entity::find()
+            .select_only()
+            .column(Column::Status)
+            .filter(this_message)
+            .into_tuple()
+            .one(&self.db)
             .await
             .map_err(repo_err)?;
-        Ok(res.rows_affected > 0)
+        match current {
+            None => Ok(ReceiptOutcome::UnknownMessage),
+            Some(raw) => {
+                let status =
+                    OutboxStatus::parse(&raw).ok_or_else(|| corrupt("outbox status", &raw))?;
+                Ok(ReceiptOutcome::Unchanged(status))
+            }
+        }
     }
 
     #[tracing::instrument(skip(self))]

@@ -184,6 +184,8 @@ fn to_row(s: &Session) -> session::Model {
         revoked_at: s.revoked_at.map(db_time),
         user_agent: s.user_agent.clone(),
         ip_address: s.ip_address.clone(),
+        family_created_at: Some(db_time(s.family_created_at)),
+        device_id: s.device_id.clone(),
     }
 }
 
@@ -204,11 +206,13 @@ fn to_session(row: session::Model) -> Result<Session, RepoError> {
         access_hash: hash(row.access_hash, "access hash")?,
         refresh_hash: hash(row.refresh_hash, "refresh hash")?,
         created_at: row.created_at,
+        family_created_at: row.family_created_at.unwrap_or(row.created_at),
         access_expires_at: row.access_expires_at,
         refresh_expires_at: row.refresh_expires_at,
         absolute_expires_at: row.absolute_expires_at,
         revoked_at: row.revoked_at,
         user_agent: row.user_agent,
         ip_address: row.ip_address,
+        device_id: row.device_id,
     })
 }

@@ -8,7 +8,7 @@ use sea_orm::{
     QuerySelect,
 };
 use twostep_core::ids::TenantId;
-use twostep_core::ports::{RepoError, TenantRepo};
+use twostep_core::ports::{RepoError, TenantRepo, TenantUpdate};
 use twostep_core::tenant::{Policy, Tenant};
 
 use super::db_time;
@@ -96,6 +96,32 @@ impl TenantRepo for SqlTenantRepo {
             .exec(&self.db)
             .await
             .map_err(repo_err)?;
+        if res.rows_affected == 0 {
+            return Ok(None);
+        }
+        self.get(id).await
+    }
+
+    #[tracing::instrument(skip(self, change))]
+    async fn update(
+        &self,
+        id: TenantId,
+        change: &TenantUpdate<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Tenant>, RepoError> {
+        let mut update = Entity::update_many()
+            .col_expr(Column::UpdatedAt, Expr::value(db_time(now)))
+            .filter(Column::Id.eq(id.as_uuid()));
+        if let Some(name) = change.name {
+            update = update.col_expr(Column::Name, Expr::value(name));
+        }
+        if let Some(app_name) = change.app_name {
+            update = update.col_expr(Column::AppName, Expr::value(app_name));
+        }
+        if let Some(policy) = change.policy {
+            update = update.col_expr(Column::Policy, Expr::value(policy_json(policy)?));
+        }
+        let res = update.exec(&self.db).await.map_err(repo_err)?;
         if res.rows_affected == 0 {
             return Ok(None);
         }

@@ -62,12 +62,14 @@ pub fn session(user: &User, created_at: DateTime<Utc>) -> Session {
         access_hash: SecretToken::generate(TokenKind::Access).hash(),
         refresh_hash: SecretToken::generate(TokenKind::Refresh).hash(),
         created_at,
+        family_created_at: created_at,
         access_expires_at: created_at + Duration::minutes(15),
         refresh_expires_at: created_at + Duration::hours(1),
         absolute_expires_at: created_at + Duration::hours(24),
         revoked_at: None,
         user_agent: "grpcurl/1.9".to_owned(),
         ip_address: "192.0.2.7".to_owned(),
+        device_id: "install-7f3a".to_owned(),
     }
 }
 
@@ -157,6 +159,8 @@ pub fn session_fields(s: &Session) -> impl std::fmt::Debug + PartialEq {
             s.absolute_expires_at,
         ),
         (s.revoked_at, s.user_agent.clone(), s.ip_address.clone()),
+        // The family's birth and device survive rotation (the successor copies them).
+        (s.family_created_at, s.device_id.clone()),
     )
 }
 

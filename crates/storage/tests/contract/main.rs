@@ -37,13 +37,16 @@ macro_rules! contract {
     };
 }
 
+mod api_clients;
 mod audit;
 mod backup_codes;
 mod consumed;
 mod database;
 mod fixtures;
 mod harness;
+mod lockouts;
 mod outbox;
 mod sessions;
+mod sms_settings;
 mod tenants;
 mod users;

@@ -9,7 +9,8 @@ use chrono::{DateTime, TimeDelta, Utc};
 use twostep_core::challenge::Purpose;
 use twostep_core::ids::TenantId;
 use twostep_core::ports::{
-    NewOutboxMessage, OutboxOutcome, OutboxRecord, OutboxRepo, OutboxStatus, SealedBody,
+    NewOutboxMessage, OutboxOutcome, OutboxRecord, OutboxRepo, OutboxStatus, ReceiptOutcome,
+    ReceiptStatus, SealedBody,
 };
 use twostep_storage::Database;
 
@@ -23,6 +24,8 @@ contract!(
     claim_takes_only_rows_sealed_with_the_given_keys,
     sent_records_the_provider_and_erases_the_body,
     a_receipt_marks_a_sent_row_delivered,
+    receipts_move_a_row_only_forward,
+    concurrent_receipts_record_one_move,
     retry_keeps_the_body_and_waits_until_due,
     failed_and_expired_outcomes_erase_the_body,
     a_lapsed_lease_is_requeued_and_the_old_claim_is_void,
@@ -244,30 +247,163 @@ async fn sent_records_the_provider_and_erases_the_body(db: Database) {
     );
 }
 
+/// Enqueues, claims and finishes a row as sent by `provider` under a fresh message id.
+async fn sent_row(db: &Database, provider: &str, t: DateTime<Utc>) -> (uuid::Uuid, String) {
+    let repo = db.outbox();
+    let key = uuid::Uuid::new_v4().to_string();
+    let msg = message(TenantId::random(), &key, t, secs(300));
+    repo.enqueue(&msg).await.unwrap();
+    let c = repo.claim(t, LEASE, 1, &keys()).await.unwrap().remove(0);
+    assert_eq!(c.id, msg.id);
+    let provider_message_id = format!("SM{}", uuid::Uuid::new_v4().simple());
+    let sent = OutboxOutcome::Sent {
+        provider: provider.to_owned(),
+        provider_message_id: provider_message_id.clone(),
+    };
+    assert!(repo.finish(c.id, c.claim, &sent, t).await.unwrap());
+    (msg.id, provider_message_id)
+}
+
+fn failed(reason: &str) -> ReceiptStatus {
+    ReceiptStatus::Failed {
+        reason: reason.to_owned(),
+    }
+}
+
 async fn a_receipt_marks_a_sent_row_delivered(db: Database) {
     let t = now();
-    let msg = message(TenantId::random(), "d", t, secs(300));
-    db.outbox().enqueue(&msg).await.unwrap();
     let repo = db.outbox();
-    // Not sent yet: no receipt applies.
-    assert!(!repo.mark_delivered("twilio", "SM9", t).await.unwrap());
-    let c = repo.claim(t, LEASE, 1, &keys()).await.unwrap().remove(0);
-    let sent = OutboxOutcome::Sent {
-        provider: "twilio".to_owned(),
-        provider_message_id: "SM9".to_owned(),
-    };
-    repo.finish(c.id, c.claim, &sent, t).await.unwrap();
-    assert!(!repo.mark_delivered("plivo", "SM9", t).await.unwrap());
-    assert!(!repo.mark_delivered("twilio", "", t).await.unwrap());
-    assert!(
-        repo.mark_delivered("twilio", "SM9", t + secs(3))
+    // Not sent yet: no receipt applies (the row carries no provider id).
+    let msg = message(TenantId::random(), "d", t, secs(300));
+    repo.enqueue(&msg).await.unwrap();
+    assert_eq!(
+        repo.record_receipt("twilio", "SM9", &ReceiptStatus::Delivered, t)
             .await
-            .unwrap()
+            .unwrap(),
+        ReceiptOutcome::UnknownMessage
     );
-    let r = record(&db, msg.id).await;
+    let _ = repo.claim(t, LEASE, 1, &keys()).await.unwrap();
+
+    let (id, sid) = sent_row(&db, "twilio", t).await;
+    let delivered = ReceiptStatus::Delivered;
+    // Another provider's id space, and an empty id, match nothing.
+    for (provider, message_id) in [("plivo", sid.as_str()), ("twilio", "")] {
+        assert_eq!(
+            repo.record_receipt(provider, message_id, &delivered, t)
+                .await
+                .unwrap(),
+            ReceiptOutcome::UnknownMessage
+        );
+    }
+    assert_eq!(
+        repo.record_receipt("twilio", &sid, &delivered, t + secs(3))
+            .await
+            .unwrap(),
+        ReceiptOutcome::Recorded(OutboxStatus::Delivered)
+    );
+    let r = record(&db, id).await;
     assert_eq!(r.status, OutboxStatus::Delivered);
     assert_eq!(r.delivered_at, Some(t + secs(3)));
-    assert!(!repo.mark_delivered("twilio", "SM9", t).await.unwrap());
+    assert_eq!(r.updated_at, t + secs(3));
+    // A repeat is harmless and keeps the first time.
+    assert_eq!(
+        repo.record_receipt("twilio", &sid, &delivered, t + secs(9))
+            .await
+            .unwrap(),
+        ReceiptOutcome::Unchanged(OutboxStatus::Delivered)
+    );
+    assert_eq!(record(&db, id).await.delivered_at, Some(t + secs(3)));
+}
+
+async fn receipts_move_a_row_only_forward(db: Database) {
+    let t = now();
+    let repo = db.outbox();
+    let (id, sid) = sent_row(&db, "plivo", t).await;
+    // Progress reports change nothing.
+    assert_eq!(
+        repo.record_receipt("plivo", &sid, &ReceiptStatus::Sent, t)
+            .await
+            .unwrap(),
+        ReceiptOutcome::Unchanged(OutboxStatus::Sent)
+    );
+    assert_eq!(
+        repo.record_receipt("plivo", &sid, &failed("undelivered (30003)"), t + secs(1))
+            .await
+            .unwrap(),
+        ReceiptOutcome::Recorded(OutboxStatus::Failed)
+    );
+    let r = record(&db, id).await;
+    assert_eq!(r.status, OutboxStatus::Failed);
+    assert_eq!(r.last_error.as_deref(), Some("undelivered (30003)"));
+    assert_eq!(r.delivered_at, None);
+    // A repeated failure keeps the first reason; a progress report does not reopen the row.
+    assert_eq!(
+        repo.record_receipt("plivo", &sid, &failed("other"), t + secs(2))
+            .await
+            .unwrap(),
+        ReceiptOutcome::Unchanged(OutboxStatus::Failed)
+    );
+    assert_eq!(
+        repo.record_receipt("plivo", &sid, &ReceiptStatus::Sent, t + secs(2))
+            .await
+            .unwrap(),
+        ReceiptOutcome::Unchanged(OutboxStatus::Failed)
+    );
+    assert_eq!(
+        record(&db, id).await.last_error.as_deref(),
+        Some("undelivered (30003)")
+    );
+    // A late delivery outranks the failure report; nothing moves a delivered row again.
+    assert_eq!(
+        repo.record_receipt("plivo", &sid, &ReceiptStatus::Delivered, t + secs(4))
+            .await
+            .unwrap(),
+        ReceiptOutcome::Recorded(OutboxStatus::Delivered)
+    );
+    assert_eq!(
+        repo.record_receipt("plivo", &sid, &failed("late failure"), t + secs(5))
+            .await
+            .unwrap(),
+        ReceiptOutcome::Unchanged(OutboxStatus::Delivered)
+    );
+    let r = record(&db, id).await;
+    assert_eq!(r.status, OutboxStatus::Delivered);
+    assert_eq!(r.delivered_at, Some(t + secs(4)));
+    // Rows failed by a send error carry no provider id, so no receipt can reach them.
+    assert!(r.provider_message_id.is_some());
+}
+
+async fn concurrent_receipts_record_one_move(db: Database) {
+    let t = now();
+    let (id, sid) = sent_row(&db, "twilio", t).await;
+    let db = Arc::new(db);
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let db = Arc::clone(&db);
+        let sid = sid.clone();
+        tasks.push(tokio::spawn(async move {
+            let status = if i % 2 == 0 {
+                ReceiptStatus::Delivered
+            } else {
+                failed("undelivered")
+            };
+            db.outbox()
+                .record_receipt("twilio", &sid, &status, t)
+                .await
+                .unwrap()
+        }));
+    }
+    let mut outcomes = Vec::new();
+    for task in tasks {
+        outcomes.push(task.await.unwrap());
+    }
+    let delivered = outcomes
+        .iter()
+        .filter(|o| **o == ReceiptOutcome::Recorded(OutboxStatus::Delivered))
+        .count();
+    // Whatever the interleaving, delivery is recorded once and is where the row ends.
+    assert_eq!(delivered, 1, "{outcomes:?}");
+    assert_eq!(record(&db, id).await.status, OutboxStatus::Delivered);
 }
 
 async fn retry_keeps_the_body_and_waits_until_due(db: Database) {

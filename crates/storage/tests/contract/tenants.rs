@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
 use twostep_core::ids::TenantId;
-use twostep_core::ports::{RepoError, TenantRepo};
+use twostep_core::ports::{RepoError, TenantRepo, TenantUpdate};
 use twostep_core::tenant::TwoStepMode;
 use twostep_storage::Database;
 
@@ -16,6 +16,7 @@ contract!(
     a_taken_slug_is_a_conflict,
     list_pages_in_id_order,
     update_policy_round_trips,
+    update_renames_and_changes_the_policy_in_one_write,
     timestamps_keep_microseconds,
 );
 
@@ -110,6 +111,68 @@ async fn update_policy_round_trips(db: Database) {
             .unwrap()
             .is_none()
     );
+}
+
+async fn update_renames_and_changes_the_policy_in_one_write(db: Database) {
+    let repo = db.tenants();
+    let t = tenant("rename");
+    repo.create(&t).await.unwrap();
+    let later = now() + chrono::Duration::seconds(5);
+
+    // Only the name: the app name and policy stay.
+    let renamed = repo
+        .update(
+            t.id,
+            &TenantUpdate {
+                name: Some("Acme Store"),
+                ..TenantUpdate::default()
+            },
+            later,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(renamed.name, "Acme Store");
+    assert_eq!(renamed.app_name, t.app_name);
+    assert_eq!(renamed.policy, t.policy);
+
+    // App name and policy together.
+    let mut policy = t.policy.clone();
+    policy.code.length = 7;
+    let updated = repo
+        .update(
+            t.id,
+            &TenantUpdate {
+                app_name: Some("Acme"),
+                policy: Some(&policy),
+                ..TenantUpdate::default()
+            },
+            later,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    let got = repo.get_by_slug("rename").await.unwrap().unwrap();
+    for t2 in [&updated, &got] {
+        assert_eq!(
+            (t2.name.as_str(), t2.app_name.as_str()),
+            ("Acme Store", "Acme")
+        );
+        assert_eq!(t2.policy, policy);
+        assert_eq!((t2.id, t2.created_at), (t.id, t.created_at));
+    }
+
+    let nobody = TenantUpdate {
+        name: Some("Ghost"),
+        ..TenantUpdate::default()
+    };
+    assert!(
+        repo.update(TenantId::random(), &nobody, later)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(repo.get_by_slug("rename").await.unwrap().is_some());
 }
 
 async fn timestamps_keep_microseconds(db: Database) {

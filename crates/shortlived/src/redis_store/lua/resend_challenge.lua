@@ -7,6 +7,7 @@
 -- ARGV[2]  now, ms since the epoch, from the caller's clock
 -- ARGV[3]  the new expires_at, ms since the epoch
 -- ARGV[4]  the TTL margin after expires_at, ms
+-- ARGV[5]  the wait before the next resend, ms; negative: the stored cooldown (R15 backoff)
 --
 -- Returns
 --   {0}                         not found: missing, expired or burned
@@ -39,7 +40,11 @@ end
 if now < resend_at then
   return {2, resend_at - now}
 end
-redis.call('HSET', key, 'mac', ARGV[1], 'sends', sends + 1, 'resend_at', now + cooldown,
+local wait = tonumber(ARGV[5])
+if wait == nil or wait < 0 then
+  wait = cooldown
+end
+redis.call('HSET', key, 'mac', ARGV[1], 'sends', sends + 1, 'resend_at', now + wait,
   'expires', new_expires)
 redis.call('PEXPIREAT', key, new_expires + tonumber(ARGV[4]))
 local fields = redis.call('HGETALL', key)

@@ -1,0 +1,133 @@
+//! Account lockout (R9–R11, R13, R39 b): one consecutive-failure counter per account for codes
+//! (SMS and backup codes) and one for passwords, kept in SQL through [`LockoutRepo`].
+//!
+//! Every attempt is admitted *before* its credential is compared, and counted as a failure in
+//! the same atomic step; a success then clears the run (R10). So racing attempts can never
+//! exceed the hard lock (R8), a new code or a resend never resets the count (R9), and a Redis
+//! flush or failover cannot reopen a lock (R39 b). A refused attempt answers exactly like a
+//! wrong credential and compares nothing (R11); soft locks are growing delays, never
+//! permanent, and the hard lock is lifted by a backup code (codes) or an admin unlock.
+//!
+//! [`LockoutRepo`]: crate::ports::LockoutRepo
+
+use crate::audit::{Actor, AuditKind};
+use crate::error::CoreError;
+use crate::flows::Deps;
+use crate::flows::audit::{self, Event};
+use crate::ids::{ChallengeId, TenantId, UserId};
+use crate::ports::{Admission, Factor};
+use crate::tenant::Tenant;
+
+/// The admission of one attempt; pass it to [`failed`] when the credential was wrong.
+#[derive(Debug)]
+pub(crate) struct Ticket {
+    user: UserId,
+    factor: Factor,
+    failures: u32,
+    hard_locked: bool,
+}
+
+/// Admits one attempt, or `None` while the account is locked for `factor`: the caller then
+/// answers `Unauthenticated` without comparing anything. `past_hard_lock` is for backup codes.
+pub(crate) async fn admit(
+    deps: &Deps,
+    tenant: &Tenant,
+    user: UserId,
+    factor: Factor,
+    past_hard_lock: bool,
+) -> Result<Option<Ticket>, CoreError> {
+    let rule = tenant.policy.lockout.rule(factor, past_hard_lock);
+    let now = deps.clock.now();
+    match deps
+        .lockouts
+        .admit(tenant.id, user, factor, &rule, now)
+        .await?
+    {
+        Admission::Admitted {
+            failures,
+            hard_locked,
+            ..
+        } => Ok(Some(Ticket {
+            user,
+            factor,
+            failures,
+            hard_locked,
+        })),
+        Admission::Refused => {
+            tracing::info!(user = %user, factor = factor.as_str(), "attempt refused: account locked");
+            Ok(None)
+        }
+    }
+}
+
+/// Whether a code attempt on a challenge may be compared.
+pub(crate) enum Gate {
+    /// The challenge's account is locked: answer `Unauthenticated`, compare nothing.
+    Closed,
+    /// Compare; the ticket is `None` for a challenge without an account (registration,
+    /// decoys) or one that no longer exists.
+    Open(Option<Ticket>),
+}
+
+/// Admits one code attempt on challenge `id` against its account's code counter.
+pub(crate) async fn admit_challenge(
+    deps: &Deps,
+    tenant: &Tenant,
+    id: ChallengeId,
+) -> Result<Gate, CoreError> {
+    let now = deps.clock.now();
+    let Some(user) = deps
+        .store
+        .get_challenge(id, now)
+        .await?
+        .filter(|c| c.tenant == tenant.id)
+        .and_then(|c| c.user)
+    else {
+        return Ok(Gate::Open(None));
+    };
+    Ok(match admit(deps, tenant, user, Factor::Otp, false).await? {
+        Some(ticket) => Gate::Open(Some(ticket)),
+        None => Gate::Closed,
+    })
+}
+
+/// The admitted credential was right: the run ends (R10).
+pub(crate) async fn succeeded(
+    deps: &Deps,
+    tenant: &Tenant,
+    ticket: Ticket,
+) -> Result<(), CoreError> {
+    deps.lockouts
+        .clear(tenant.id, ticket.user, ticket.factor)
+        .await?;
+    Ok(())
+}
+
+/// The admitted credential was wrong. It is already counted; this records the lock events
+/// when this failure reached the soft or the hard lock.
+pub(crate) async fn failed(deps: &Deps, tenant: &Tenant, ticket: Ticket) {
+    let rule = tenant.policy.lockout.rule(ticket.factor, false);
+    let kind = if ticket.hard_locked && ticket.failures == rule.hard_at {
+        "hard"
+    } else if ticket.failures == rule.soft_at {
+        "soft"
+    } else {
+        return;
+    };
+    tracing::warn!(user = %ticket.user, factor = ticket.factor.as_str(), lock = kind, "account locked after consecutive failures");
+    let event = Event::new(AuditKind::UserLocked)
+        .user(ticket.user)
+        .actor(Actor::System)
+        .detail("factor", ticket.factor.as_str())
+        .detail("lock", kind)
+        .detail("failures", ticket.failures.to_string());
+    audit::record(deps, tenant.id, event).await;
+}
+
+/// Clears both counters and their locks (admin `UnlockUser`).
+pub(crate) async fn unlock(deps: &Deps, tenant: TenantId, user: UserId) -> Result<(), CoreError> {
+    for factor in [Factor::Otp, Factor::Password] {
+        deps.lockouts.clear(tenant, user, factor).await?;
+    }
+    Ok(())
+}

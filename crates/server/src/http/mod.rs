@@ -1,0 +1,148 @@
+//! The HTTP listener (hyper, HTTP/1.1) beside the gRPC port: the endpoints providers call
+//! with delivery receipts, `GET`/`POST /v1/receipts/{provider}` where `{provider}` is a
+//! configured `[[sms.providers]]` name. Off unless `[http] listen_addr` is set.
+//!
+//! Requests are small and few: bodies are capped ([`MAX_BODY_BYTES`]), headers must arrive
+//! within [`HEADER_TIMEOUT`], and shutdown stops accepting, then lets open requests finish
+//! (hyper-util's graceful shutdown) within the server's grace period.
+
+mod receipts;
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+pub use receipts::{ReceiptCounts, ReceiptEndpoint};
+
+/// The largest request body read; receipts are a few hundred bytes (BulkSMS batches more).
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+/// How long a client may take to send its request headers.
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+
+const RECEIPTS_PREFIX: &str = "/v1/receipts/";
+
+/// A bound listener, not yet serving.
+pub struct HttpServer {
+    listener: TcpListener,
+    receipts: Arc<ReceiptEndpoint>,
+}
+
+/// A serving listener; [`RunningHttp::stop`] ends it.
+pub struct RunningHttp {
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl HttpServer {
+    pub fn new(listener: TcpListener, receipts: ReceiptEndpoint) -> Self {
+        Self {
+            listener,
+            receipts: Arc::new(receipts),
+        }
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves in a task until stopped.
+    pub fn spawn(self) -> RunningHttp {
+        let (stop, stopped) = watch::channel(false);
+        let task = tokio::spawn(serve(self.listener, self.receipts, stopped));
+        RunningHttp { stop, task }
+    }
+}
+
+impl RunningHttp {
+    /// Stops accepting and waits (at most `grace`) for open requests to finish.
+    pub async fn stop(self, grace: Duration) {
+        let _ = self.stop.send(true);
+        let mut task = self.task;
+        if tokio::time::timeout(grace, &mut task).await.is_err() {
+            tracing::warn!("http: grace period over; abandoning open receipt requests");
+            task.abort();
+        }
+    }
+}
+
+async fn serve(
+    listener: TcpListener,
+    receipts: Arc<ReceiptEndpoint>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let graceful = GracefulShutdown::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let stream = match accepted {
+                    Ok((stream, _peer)) => stream,
+                    Err(e) => {
+                        // Out of file descriptors and the like: wait rather than spin.
+                        tracing::warn!(error = %e, "http: accept failed");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
+                };
+                let receipts = Arc::clone(&receipts);
+                let service = service_fn(move |req| {
+                    let receipts = Arc::clone(&receipts);
+                    async move { Ok::<_, Infallible>(route(&receipts, req).await) }
+                });
+                let conn = http1::Builder::new()
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(HEADER_TIMEOUT)
+                    .serve_connection(TokioIo::new(stream), service);
+                let conn = graceful.watch(conn);
+                tokio::spawn(async move {
+                    if let Err(e) = conn.await {
+                        tracing::debug!(error = %e, "http: connection ended with an error");
+                    }
+                });
+            }
+            _ = stopped.changed() => break,
+        }
+    }
+    drop(listener);
+    graceful.shutdown().await;
+}
+
+async fn route(receipts: &ReceiptEndpoint, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    let Some(provider) = req.uri().path().strip_prefix(RECEIPTS_PREFIX) else {
+        return text(StatusCode::NOT_FOUND, "not found");
+    };
+    if provider.is_empty() || provider.contains('/') {
+        return text(StatusCode::NOT_FOUND, "not found");
+    }
+    if req.method() != Method::POST && req.method() != Method::GET {
+        let mut res = text(StatusCode::METHOD_NOT_ALLOWED, "use POST or GET");
+        res.headers_mut().insert(
+            hyper::header::ALLOW,
+            hyper::header::HeaderValue::from_static("POST, GET"),
+        );
+        return res;
+    }
+    let provider = provider.to_owned();
+    receipts.handle(&provider, req).await
+}
+
+/// A short plain-text answer.
+pub(crate) fn text(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
+    let mut res = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
+    *res.status_mut() = status;
+    res.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    res
+}

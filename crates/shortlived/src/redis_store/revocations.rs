@@ -1,0 +1,187 @@
+//! Session revocations over Redis pub/sub: [`RedisSessionEvents`] implements the core port
+//! `SessionEvents`, so that a revocation on one instance empties the session cache of every
+//! instance before the revoking RPC has answered.
+//!
+//! Publishing goes through the store's shared connection (`PUBLISH`, with the store's
+//! timeout). Subscribing uses one dedicated connection per process (a subscribed connection
+//! can do nothing else), held by a background task that:
+//! - reports `resumed` only once `SUBSCRIBE` is confirmed;
+//! - pings every [`PING_EVERY`] and reports `lost` when a ping is not answered within the
+//!   command timeout or the connection closes, then reconnects (on a cluster, trying the
+//!   seed nodes in turn: Redis Cluster forwards every `PUBLISH` to every node);
+//! - treats a message it cannot read (a newer instance's, during an upgrade) like a loss:
+//!   the cache is emptied rather than left to guess.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures::StreamExt;
+use redis::Value;
+use twostep_core::ports::{Revocation, RevocationListener, SessionEvents, StoreError};
+
+use super::RedisStore;
+use super::config::UrlKind;
+use super::error::Failure;
+
+/// How often the subscription proves it is alive.
+pub const PING_EVERY: Duration = Duration::from_secs(1);
+/// Pause between two attempts to subscribe.
+const RETRY_DELAY: Duration = Duration::from_millis(250);
+
+/// The `SessionEvents` of a [`RedisStore`]; cheap to clone.
+#[derive(Clone)]
+pub struct RedisSessionEvents {
+    store: RedisStore,
+    channel: String,
+}
+
+impl RedisSessionEvents {
+    pub(super) fn new(store: RedisStore) -> Self {
+        let channel = format!("{}revocations", store.key_prefix());
+        Self { store, channel }
+    }
+
+    /// The pub/sub channel (`<key prefix>revocations`).
+    pub fn channel(&self) -> &str {
+        &self.channel
+    }
+}
+
+impl std::fmt::Debug for RedisSessionEvents {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisSessionEvents")
+            .field("channel", &self.channel)
+            .finish_non_exhaustive()
+    }
+}
+
+#[async_trait]
+impl SessionEvents for RedisSessionEvents {
+    async fn publish(&self, revocation: &Revocation) -> Result<(), StoreError> {
+        let mut cmd = redis::cmd("PUBLISH");
+        cmd.arg(&self.channel).arg(revocation.to_string());
+        self.store
+            .query::<Value>(cmd)
+            .await
+            .map_err(Failure::into_store_error)?;
+        Ok(())
+    }
+
+    fn subscribe(&self, listener: Arc<dyn RevocationListener>) {
+        let nodes: Vec<String> = match &self.store.inner.url.kind {
+            UrlKind::Standalone(url) => vec![url.clone()],
+            UrlKind::Cluster(nodes) => nodes.clone(),
+        };
+        let clients: Vec<redis::Client> = nodes
+            .iter()
+            .filter_map(|n| redis::Client::open(n.as_str()).ok())
+            .collect();
+        let task = Subscriber {
+            clients,
+            channel: self.channel.clone(),
+            timeout: self.store.inner.timeout,
+            listener,
+        };
+        tokio::spawn(task.run());
+    }
+}
+
+struct Subscriber {
+    clients: Vec<redis::Client>,
+    channel: String,
+    timeout: Duration,
+    listener: Arc<dyn RevocationListener>,
+}
+
+impl Subscriber {
+    /// Runs for the life of the process.
+    async fn run(self) {
+        let mut attempt = 0usize;
+        let mut was_up = true;
+        loop {
+            let Some(client) = self.clients.get(attempt % self.clients.len().max(1)) else {
+                tracing::error!("session revocations: no valid redis url; cache stays bypassed");
+                return;
+            };
+            match self.subscribe(client).await {
+                Ok(pubsub) => {
+                    attempt = 0;
+                    was_up = true;
+                    self.listener.resumed();
+                    tracing::info!(channel = %self.channel, "session revocations: subscribed");
+                    self.listen(pubsub).await;
+                    self.listener.lost();
+                    tracing::warn!(
+                        "session revocations: subscription lost; session cache bypassed until \
+                         it is back"
+                    );
+                }
+                Err(e) => {
+                    attempt = attempt.wrapping_add(1);
+                    if was_up {
+                        let e = e.into_store_error();
+                        tracing::warn!(error = %e, "session revocations: cannot subscribe");
+                        was_up = false;
+                    }
+                }
+            }
+            tokio::time::sleep(RETRY_DELAY).await;
+        }
+    }
+
+    async fn subscribe(&self, client: &redis::Client) -> Result<redis::aio::PubSub, Failure> {
+        let attempt = async {
+            let mut pubsub = client.get_async_pubsub().await.map_err(Failure::Connect)?;
+            pubsub
+                .subscribe(&self.channel)
+                .await
+                .map_err(Failure::Command)?;
+            Ok(pubsub)
+        };
+        tokio::time::timeout(self.timeout, attempt)
+            .await
+            .unwrap_or(Err(Failure::TimedOut(self.timeout)))
+    }
+
+    /// Delivers messages until the connection ends or stops answering pings.
+    async fn listen(&self, pubsub: redis::aio::PubSub) {
+        let (mut sink, mut stream) = pubsub.split();
+        let timeout = self.timeout;
+        // Pings run beside the stream so that a slow answer never holds up a message.
+        let mut pinger = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(PING_EVERY).await;
+                match tokio::time::timeout(timeout, sink.ping::<Value>()).await {
+                    Ok(Ok(_)) => {}
+                    _ => return,
+                }
+            }
+        });
+        loop {
+            tokio::select! {
+                msg = stream.next() => {
+                    let Some(msg) = msg else { break };
+                    self.deliver(&msg);
+                }
+                _ = &mut pinger => break,
+            }
+        }
+        pinger.abort();
+    }
+
+    fn deliver(&self, msg: &redis::Msg) {
+        let parsed = msg
+            .get_payload::<String>()
+            .ok()
+            .and_then(|p| p.parse::<Revocation>().ok());
+        match parsed {
+            Some(revocation) => self.listener.revoked(&revocation),
+            None => {
+                tracing::warn!("session revocations: unreadable message; emptying the cache");
+                self.listener.lost();
+                self.listener.resumed();
+            }
+        }
+    }
+}

@@ -1,0 +1,249 @@
+//! [`TenantRouting`]: the `SmsSender` the outbox worker sends through. A message of a tenant
+//! that set its own providers (SetSmsProviders) goes through the tenant's router; any other
+//! through the global one from configuration.
+//!
+//! A tenant's router is built from its settings when first needed and kept while the
+//! settings' `updated_at` stays the same, so its circuit breakers keep their state between
+//! messages; a change (seen within the settings cache's lifetime on every instance) builds a
+//! new one.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use twostep_core::ids::TenantId;
+use twostep_core::ports::{
+    OutgoingSms, ProviderEntry, SendError, SentSms, SmsSender, SmsSettingsStore,
+};
+
+use crate::routing::Router;
+
+/// Builds a tenant's router from its provider entries (the server checks and converts them
+/// as it does its configuration file). The error is a one-line reason without secrets.
+pub type BuildRouter = dyn Fn(&[ProviderEntry]) -> Result<Router, String> + Send + Sync;
+
+/// The providers a message can go through: a router and each provider's kind by name.
+#[derive(Clone)]
+pub struct Route {
+    pub sender: Arc<dyn SmsSender>,
+    pub router: Option<Arc<Router>>,
+    pub kinds: Arc<HashMap<String, String>>,
+    /// Whether these are the tenant's own providers (else the global ones).
+    pub tenant_specific: bool,
+}
+
+impl Route {
+    /// The provider called `name` alone (no failover), with its kind.
+    pub fn provider(&self, name: &str) -> Option<(Arc<dyn SmsSender>, String)> {
+        let sender = self.router.as_ref()?.provider(name)?;
+        let kind = self.kinds.get(name).cloned().unwrap_or_default();
+        Some((sender, kind))
+    }
+}
+
+/// A tenant's router, with the `updated_at` of the settings it was built from.
+type Built = (Option<DateTime<Utc>>, Route);
+
+pub struct TenantRouting {
+    settings: Arc<dyn SmsSettingsStore>,
+    global: Route,
+    build: Arc<BuildRouter>,
+    routers: Mutex<HashMap<TenantId, Built>>,
+}
+
+impl TenantRouting {
+    pub fn new(
+        settings: Arc<dyn SmsSettingsStore>,
+        global: Route,
+        build: Arc<BuildRouter>,
+    ) -> Self {
+        Self {
+            settings,
+            global,
+            build,
+            routers: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The route of the tenant's messages now.
+    pub async fn route(&self, tenant: TenantId) -> Result<Route, SendError> {
+        let settings = self
+            .settings
+            .get(tenant)
+            .await
+            .map_err(|e| SendError::Retryable {
+                retry_after: None,
+                reason: format!("tenant SMS settings unavailable: {e}"),
+            })?;
+        if settings.providers.is_empty() {
+            return Ok(self.global.clone());
+        }
+        let mut routers = self.routers.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((at, route)) = routers.get(&tenant)
+            && *at == settings.updated_at
+        {
+            return Ok(route.clone());
+        }
+        let router = match (self.build)(&settings.providers) {
+            Ok(router) => Arc::new(router),
+            Err(reason) => {
+                // Stored settings were checked when set; this is a newer binary refusing them.
+                tracing::error!(tenant = %tenant, %reason, "the tenant's SMS providers do not build; using the global providers");
+                return Ok(self.global.clone());
+            }
+        };
+        let kinds = settings
+            .providers
+            .iter()
+            .map(|p| (p.id.clone(), p.kind.clone()))
+            .collect();
+        let route = Route {
+            sender: Arc::clone(&router) as Arc<dyn SmsSender>,
+            router: Some(router),
+            kinds: Arc::new(kinds),
+            tenant_specific: true,
+        };
+        routers.insert(tenant, (settings.updated_at, route.clone()));
+        Ok(route)
+    }
+}
+
+#[async_trait]
+impl SmsSender for TenantRouting {
+    fn name(&self) -> &str {
+        "tenant-routing"
+    }
+
+    async fn send(&self, message: &OutgoingSms) -> Result<SentSms, SendError> {
+        let route = self.route(message.tenant).await?;
+        route.sender.send(message).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use twostep_core::clock::SystemClock;
+    use twostep_core::phone::PhoneNumber;
+    use twostep_core::ports::{RepoError, SmsSettingsError, SmsText, TenantSmsSettings};
+
+    use super::*;
+
+    /// Answers `SentSms` naming itself.
+    struct Named(&'static str);
+
+    #[async_trait]
+    impl SmsSender for Named {
+        fn name(&self) -> &str {
+            self.0
+        }
+        async fn send(&self, _: &OutgoingSms) -> Result<SentSms, SendError> {
+            Ok(SentSms {
+                provider: self.0.to_owned(),
+                provider_message_id: "id".to_owned(),
+            })
+        }
+    }
+
+    #[derive(Default)]
+    struct Settings(Mutex<HashMap<TenantId, Arc<TenantSmsSettings>>>);
+
+    #[async_trait]
+    impl SmsSettingsStore for Settings {
+        async fn get(&self, tenant: TenantId) -> Result<Arc<TenantSmsSettings>, RepoError> {
+            Ok(self
+                .0
+                .lock()
+                .unwrap()
+                .get(&tenant)
+                .cloned()
+                .unwrap_or_default())
+        }
+        async fn put(
+            &self,
+            tenant: TenantId,
+            settings: TenantSmsSettings,
+            _: DateTime<Utc>,
+        ) -> Result<Arc<TenantSmsSettings>, SmsSettingsError> {
+            let settings = Arc::new(settings);
+            self.0.lock().unwrap().insert(tenant, Arc::clone(&settings));
+            Ok(settings)
+        }
+    }
+
+    fn entry(id: &str) -> ProviderEntry {
+        ProviderEntry {
+            id: id.into(),
+            kind: "generic_http".into(),
+            settings: Default::default(),
+            secrets: Default::default(),
+            countries: Vec::new(),
+            timeout: None,
+        }
+    }
+
+    fn sms(tenant: TenantId) -> OutgoingSms {
+        OutgoingSms {
+            tenant,
+            to: PhoneNumber::from_e164("+14155550100").unwrap(),
+            text: SmsText::new("hi".into()),
+            purpose: None,
+            idempotency_key: "k".into(),
+            expires_at: Utc::now() + chrono::Duration::minutes(5),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_tenant_with_providers_uses_its_router_others_the_global_one() {
+        let settings = Arc::new(Settings::default());
+        let builds = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&builds);
+        let build: Arc<BuildRouter> = Arc::new(move |entries: &[ProviderEntry]| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            let mut b = Router::builder(Arc::new(SystemClock));
+            for e in entries {
+                let name: &'static str = if e.id == "own" { "own" } else { "own-2" };
+                b = b.provider(e.id.clone(), Arc::new(Named(name)));
+            }
+            b.build().map_err(|e| e.to_string())
+        });
+        let global = Route {
+            sender: Arc::new(Named("global")),
+            router: None,
+            kinds: Arc::new(HashMap::new()),
+            tenant_specific: false,
+        };
+        let routing = TenantRouting::new(settings.clone(), global, build);
+        let (a, b) = (TenantId::random(), TenantId::random());
+        let now = Utc::now();
+        let with = |id: &str, at: DateTime<Utc>| TenantSmsSettings {
+            providers: vec![entry(id)],
+            updated_at: Some(at),
+            ..TenantSmsSettings::default()
+        };
+        settings.put(a, with("own", now), now).await.unwrap();
+
+        assert_eq!(routing.send(&sms(a)).await.unwrap().provider, "own");
+        assert_eq!(routing.send(&sms(b)).await.unwrap().provider, "global");
+        assert_eq!(routing.send(&sms(a)).await.unwrap().provider, "own");
+        assert_eq!(builds.load(Ordering::SeqCst), 1, "kept while unchanged");
+        let route = routing.route(a).await.unwrap();
+        assert!(route.tenant_specific);
+        assert!(route.provider("own").is_some() && route.provider("nope").is_none());
+
+        let later = now + chrono::Duration::seconds(1);
+        settings.put(a, with("other", later), later).await.unwrap();
+        assert_eq!(routing.send(&sms(a)).await.unwrap().provider, "other");
+        assert_eq!(builds.load(Ordering::SeqCst), 2, "rebuilt on change");
+
+        settings
+            .put(a, TenantSmsSettings::default(), later)
+            .await
+            .unwrap();
+        assert_eq!(routing.send(&sms(a)).await.unwrap().provider, "global");
+    }
+}
