@@ -207,11 +207,7 @@ async fn send_code(
     Ok(())
 }
 
-pub(crate) fn view(
-    challenge: &Challenge,
-    tenant: &Tenant,
-    now: DateTime<Utc>,
-) -> ChallengeView {
+pub(crate) fn view(challenge: &Challenge, tenant: &Tenant, now: DateTime<Utc>) -> ChallengeView {
     ChallengeView {
         id: challenge.id,
         purpose: challenge.purpose,

@@ -3,8 +3,8 @@
 //! [`CoreError`](crate::CoreError).
 
 pub mod account;
-pub mod api_clients;
 pub mod admin;
+pub mod api_clients;
 pub mod audit;
 pub mod backup_codes;
 pub mod backup_login;
@@ -21,8 +21,8 @@ pub mod sessions;
 mod sim_swap;
 pub mod sms_admin;
 pub mod tenants;
-pub mod texts;
 pub mod test_numbers;
+pub mod texts;
 pub mod tickets;
 pub mod verify;
 

@@ -25,12 +25,12 @@ pub use session_events::{BadRevocation, Revocation, RevocationListener, SessionE
 pub use short_lived::{
     Limit, RateDecision, ResendOutcome, ShortLivedStore, StoreError, VerifyOutcome,
 };
+pub use sms::{
+    OutboxError, OutgoingSms, PermanentKind, SendError, SentSms, SmsOutbox, SmsSender, SmsText,
+};
 pub use sms_settings::{
     ProviderEntry, SmsSettingsError, SmsSettingsRecord, SmsSettingsRepo, SmsSettingsStore,
     TenantSmsSettings, TestNumber,
-};
-pub use sms::{
-    OutboxError, OutgoingSms, PermanentKind, SendError, SentSms, SmsOutbox, SmsSender, SmsText,
 };
 
 /// The error type adapters wrap their own errors in.
