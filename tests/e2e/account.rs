@@ -256,34 +256,6 @@ fn send_step_up() -> Option<pb::reauthentication::Method> {
     Some(pb::reauthentication::Method::SendStepUpCode(true))
 }
 
-/// Texts of the console SMS to the number ending in `last4`.
-fn sms_texts(server: &TestServer, last4: &str) -> Vec<String> {
-    let marker = format!("{last4}: ");
-    server
-        .stderr_text()
-        .lines()
-        .filter(|l| l.starts_with("SMS to ") && l.contains(&marker))
-        .filter_map(|l| l.split(&marker).nth(1).map(str::to_owned))
-        .collect()
-}
-
-/// Waits (bounded) for an SMS to `last4` whose text contains `needle`.
-async fn wait_for_notice(server: &TestServer, last4: &str, needle: &str) -> String {
-    for _ in 0..250 {
-        if let Some(t) = sms_texts(server, last4)
-            .into_iter()
-            .find(|t| t.contains(needle))
-        {
-            return t;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!(
-        "no notice containing {needle:?} to …{last4}; stderr:\n{}",
-        server.stderr_text()
-    );
-}
-
 async fn disable(
     server: &TestServer,
     tenant: Option<&str>,
@@ -689,7 +661,7 @@ async fn r28_change_walkthrough(backend: Backend) {
     assert!(user.phone_verified && user.masked_phone.ends_with(&last_four(&b)));
 
     // The old number got a notice, without any code in it (R35).
-    let notice = wait_for_notice(&server, &last_four(&a), "phone number").await;
+    let notice = server.wait_for_sms(&last_four(&a), "phone number").await;
     assert!(!notice.chars().any(|ch| ch.is_ascii_digit()), "{notice}");
 
     // Again, B → C, through UpdateProfile with the password.
@@ -717,7 +689,7 @@ async fn r28_change_walkthrough(backend: Backend) {
         );
     }
     phone_verified(&server, None, &challenge_c.challenge_id, &code_c).await;
-    wait_for_notice(&server, &last_four(&b), "phone number").await;
+    server.wait_for_sms(&last_four(&b), "phone number").await;
     // The old numbers no longer log in: their logins are decoys, with no SMS.
     let seen_a = server.sms_count(&last_four(&a));
     start_phone_login(&server, &a).await.unwrap();
@@ -803,7 +775,7 @@ async fn disable_two_step_follows_the_tenant_policy() {
     let p = profile(&server, t, token).await;
     assert!(!p.user.unwrap().two_step_enabled);
     assert_eq!(p.remaining_backup_codes, 0);
-    wait_for_notice(&server, &last_four(&a), "two-step").await;
+    server.wait_for_sms(&last_four(&a), "two-step").await;
 
     for (slug, phone) in [(&refusing, &b), (&requiring, &c)] {
         let t = Some(slug.as_str());
@@ -873,7 +845,9 @@ async fn r26_regenerating_backup_codes_invalidates_the_old_batch() {
         Code::PermissionDenied,
     );
     assert_eq!(fourth.len(), 10);
-    wait_for_notice(&server, &last_four(&phone), "backup codes").await;
+    server
+        .wait_for_sms(&last_four(&phone), "backup codes")
+        .await;
     assert_code(
         regenerate(&server, token, None).await,
         Code::InvalidArgument,
@@ -952,7 +926,7 @@ async fn r25_a_password_change_needs_the_current_one_and_can_end_other_sessions(
         })
         .await;
     assert_code(refresh, Code::Unauthenticated);
-    wait_for_notice(&server, &last_four(&phone), "password").await;
+    server.wait_for_sms(&last_four(&phone), "password").await;
 
     // The new password is the one that logs in.
     assert_code(

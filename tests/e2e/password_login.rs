@@ -137,3 +137,149 @@ async fn bad_password_login_input_names_the_field() {
     );
     assert_eq!(violated_field(&status), "password.password");
 }
+
+/// R13: a right password followed by a wrong code records `suspicious_login` and texts the
+/// user, once per challenge however many wrong codes follow; a right code alerts nobody.
+#[tokio::test]
+async fn r13_right_password_then_wrong_code_emits_suspicious_login() {
+    let server = TestServer::start(Backend::PostgresRedis).await;
+    let (tenant, tenant_id) = tenant_with_id(&server, policy(pb::TwoStepMode::Optional)).await;
+    let (email, phone) = (random_email(), random_us_number());
+    create_password_user(&server, &tenant, &email, Some(&phone)).await;
+    let suspicious = || async {
+        let events = server
+            .admin()
+            .await
+            .list_audit_events(pb::ListAuditEventsRequest {
+                tenant_id: tenant_id.clone(),
+                types: vec![pb::AuditEventType::SuspiciousLogin as i32],
+                page_size: 100,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .events;
+        events.len()
+    };
+
+    // A right code: no alert.
+    let res = password_login(&server, &tenant, &email, PASSWORD)
+        .await
+        .unwrap();
+    let Some(Step::Challenge(c)) = res.result else {
+        panic!("{res:?}")
+    };
+    let code = server.last_code_for(&last_four(&phone)).await;
+    verify_in(&server, &tenant, &c.challenge_id, &code)
+        .await
+        .unwrap();
+    assert_eq!(suspicious().await, 0);
+
+    // Wrong codes: one alert and one notice for the challenge.
+    let res = password_login(&server, &tenant, &email, PASSWORD)
+        .await
+        .unwrap();
+    let Some(Step::Challenge(c)) = res.result else {
+        panic!("{res:?}")
+    };
+    let code = server.next_code_for(&last_four(&phone), 1).await;
+    let wrong = if code.starts_with('0') { "1" } else { "0" }.repeat(code.len());
+    for _ in 0..3 {
+        assert_code(
+            verify_in(&server, &tenant, &c.challenge_id, &wrong).await,
+            Code::Unauthenticated,
+        );
+    }
+    let notice = server
+        .wait_for_sms(&last_four(&phone), "password but not the code")
+        .await;
+    assert!(!notice.contains(&code), "{notice}");
+    assert_eq!(suspicious().await, 1);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let notices = server
+        .sms_texts(&last_four(&phone))
+        .iter()
+        .filter(|t| t.contains("password but not the code"))
+        .count();
+    assert_eq!(notices, 1);
+}
+
+/// R13: a right password whose code is never entered records `suspicious_login` and texts
+/// the user once the challenge has expired (30 s, the shortest lifetime a policy allows).
+#[tokio::test]
+async fn r13_right_password_then_abandoned_code_emits_suspicious_login() {
+    let server = TestServer::start(Backend::PostgresRedis).await;
+    let mut p = policy(pb::TwoStepMode::Optional);
+    p.code = Some(pb::CodePolicy {
+        lifetime: Some(prost_types::Duration {
+            seconds: 30,
+            nanos: 0,
+        }),
+        ..Default::default()
+    });
+    let (tenant, tenant_id) = tenant_with_id(&server, p).await;
+    let (email, phone) = (random_email(), random_us_number());
+    create_password_user(&server, &tenant, &email, Some(&phone)).await;
+    let res = password_login(&server, &tenant, &email, PASSWORD)
+        .await
+        .unwrap();
+    assert!(matches!(res.result, Some(Step::Challenge(_))), "{res:?}");
+    server.last_code_for(&last_four(&phone)).await;
+    // Nothing yet while the code is valid.
+    tokio::time::sleep(std::time::Duration::from_secs(20)).await;
+    assert!(
+        !server
+            .sms_texts(&last_four(&phone))
+            .iter()
+            .any(|t| t.contains("password but not the code"))
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !server
+        .sms_texts(&last_four(&phone))
+        .iter()
+        .any(|t| t.contains("password but not the code"))
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no suspicious-login notice; stderr:\n{}",
+            server.stderr_text()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let events = server
+        .admin()
+        .await
+        .list_audit_events(pb::ListAuditEventsRequest {
+            tenant_id: tenant_id.clone(),
+            types: vec![pb::AuditEventType::SuspiciousLogin as i32],
+            page_size: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .events;
+    assert_eq!(events.len(), 1, "{events:?}");
+}
+
+/// Creates a tenant with `policy`; returns (slug, id): calls name it by slug, admin listings
+/// by id.
+async fn tenant_with_id(server: &TestServer, policy: pb::TenantPolicy) -> (String, String) {
+    let slug = format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+    let tenant = server
+        .admin()
+        .await
+        .create_tenant(pb::CreateTenantRequest {
+            slug: slug.clone(),
+            name: "Test Shop".into(),
+            app_name: "TestShop".into(),
+            policy: Some(policy),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .tenant
+        .unwrap();
+    (slug, tenant.tenant_id)
+}

@@ -252,12 +252,9 @@ async fn r20_registering_an_existing_number_looks_like_success() {
         (b.purpose, b.code_length, b.expires_in, b.resend_after)
     );
     server.last_code_for(&last_four(&fresh)).await;
-    let notice = server.stderr_text();
-    let line = notice
-        .lines()
-        .rev()
-        .find(|l| l.starts_with("SMS to ") && l.contains(&last_four(&owned)))
-        .unwrap();
+    let line = server
+        .wait_for_sms(&last_four(&owned), "tried to create")
+        .await;
     assert!(line.contains("tried to create"), "{line}");
     assert!(
         !line

@@ -264,6 +264,28 @@ impl TestServer {
             .collect()
     }
 
+    /// The first console SMS to the number ending in `last_four` whose text contains
+    /// `needle`, waiting (bounded) for it: notices, like codes, go out through the outbox
+    /// after the RPC has answered, so reading stderr at once would race the worker.
+    pub async fn wait_for_sms(&self, last_four: &str, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(text) = self
+                .sms_texts(last_four)
+                .into_iter()
+                .find(|t| t.contains(needle))
+            {
+                return text;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no SMS containing {needle:?} to …{last_four}; stderr:\n{}",
+                self.stderr_text()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// How many console SMS went to the number ending in `last_four`.
     pub fn sms_count(&self, last_four: &str) -> usize {
         self.sms_texts(last_four).len()

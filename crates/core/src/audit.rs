@@ -55,6 +55,7 @@ event_kinds! {
     SmsProvidersUpdated = "sms_providers_updated",
     TestSmsSent = "test_sms_sent",
     RegistrationOfExistingNumber = "registration_of_existing_number",
+    SuspiciousLogin = "suspicious_login",
 }
 
 /// Who caused the event.

@@ -14,7 +14,7 @@ use tonic_health::ServingStatus;
 use twostep_core::clock::{Clock, SystemClock};
 use twostep_core::flows::api_clients::ApiClients;
 use twostep_core::flows::pumping::KillSwitch;
-use twostep_core::flows::{Deps, admin, tenants::TenantCache};
+use twostep_core::flows::{Deps, admin, suspicious, tenants::TenantCache};
 use twostep_core::otp::CodeKey;
 use twostep_core::password::{HashCost, PasswordHasher};
 use twostep_core::ports::SessionEvents;
@@ -45,6 +45,10 @@ use crate::state::AppState;
 use crate::tenant_sms;
 use crate::tls;
 
+/// Watch messages in flight to the abandoned-login task; a burst beyond it goes unwatched
+/// (logged), never slows a login.
+const ABANDONED_WATCH_QUEUE: usize = 10_000;
+
 const BACKUP_CODE_COST: HashCost = HashCost {
     m_kib: 4096,
     t: 1,
@@ -61,6 +65,8 @@ pub struct Application {
     outbox_worker: OutboxWorker,
     /// The delivery-receipt listener (`[http]`), bound; served by `run_until_stopped`.
     http: Option<HttpServer>,
+    /// Alerts on abandoned second factors (R13); started by `run_until_stopped`.
+    abandoned_watcher: suspicious::AbandonedWatcher,
 }
 
 impl Application {
@@ -151,6 +157,7 @@ impl Application {
             settings.hash_max_wait,
         )
         .map_err(|e| anyhow::anyhow!("argon2 parameters for backup codes: {e}"))?;
+        let (abandoned, abandoned_watcher) = suspicious::abandoned_watch(ABANDONED_WATCH_QUEUE);
         let deps = Arc::new(Deps {
             tenants: Arc::new(database.tenants()),
             users: Arc::new(database.users()),
@@ -169,6 +176,7 @@ impl Application {
             lockouts: Arc::new(database.lockouts()),
             kill_switch: KillSwitch::new(settings.sms_kill_switch),
             number_risk: number_risk(&settings),
+            abandoned,
         });
         let default_tenant = admin::ensure_default_tenant(&deps)
             .await
@@ -197,6 +205,7 @@ impl Application {
             store,
             outbox_worker,
             http,
+            abandoned_watcher,
         })
     }
 
@@ -220,8 +229,10 @@ impl Application {
             store,
             outbox_worker,
             http,
+            abandoned_watcher,
         } = self;
         let outbox_worker = outbox_worker.spawn();
+        let abandoned_watcher = tokio::spawn(abandoned_watcher.run(Arc::clone(&state.deps)));
         let http = http.map(|server| {
             if let Ok(addr) = server.local_addr() {
                 tracing::info!(%addr, "receipts listener on http");
@@ -288,6 +299,7 @@ impl Application {
         tokio::select! {
             res = &mut server => {
                 watcher.abort();
+                abandoned_watcher.abort();
                 if let Some(http) = http {
                     http.stop(settings.shutdown_grace).await;
                 }
@@ -298,6 +310,7 @@ impl Application {
         }
         tracing::info!("shutting down: health NOT_SERVING, finishing in-flight requests");
         watcher.abort();
+        abandoned_watcher.abort();
         health::set_all(&reporter, ServingStatus::NotServing).await;
         let _ = stop_tx.send(());
         // Receipts are small: the HTTP listener drains quickly, while gRPC connections

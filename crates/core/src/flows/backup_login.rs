@@ -48,6 +48,11 @@ pub async fn use_backup_code(
     if !deps.store.delete_challenge(challenge).await? {
         return Err(CoreError::Unauthenticated);
     }
+    // Recorded like an accepted SMS code: a Redis failover cannot revive the challenge
+    // (R39 a), and the abandoned-login watch sees it answered (R13).
+    if !deps.consumed.record(tenant.id, challenge, now).await? {
+        return Err(CoreError::Unauthenticated);
+    }
     lockout::succeeded(deps, &tenant, ticket).await?;
     let mut event = Event::new(AuditKind::BackupCodeUsed)
         .user(user.id)

@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use crate::challenge::{Challenge, Purpose};
 use crate::error::CoreError;
 use crate::flows::lockout::{self, Gate};
+use crate::flows::suspicious;
 use crate::flows::{ClientInfo, Deps, limits, test_numbers, texts};
 use crate::ids::{ChallengeId, UserId};
 use crate::otp::{CodeMac, OtpCode};
@@ -147,7 +148,7 @@ pub async fn verify(
     let now = deps.clock.now();
     let mac = deps.code_key.mac(id, tenant.id, code);
     // Admitted and counted against the account before the comparison (R8, R9, R39 b).
-    let Gate::Open(ticket) = lockout::admit_challenge(deps, tenant, id).await? else {
+    let Gate::Open { ticket, peeked } = lockout::admit_challenge(deps, tenant, id).await? else {
         return Err(CoreError::Unauthenticated);
     };
     match deps.store.verify_challenge(id, mac, now).await? {
@@ -168,6 +169,12 @@ pub async fn verify(
                 lockout::failed(deps, tenant, ticket).await;
             }
             tracing::info!(challenge = %id, attempts_left, "wrong code");
+            // Only the first wrong code of a challenge gets here with this count (the
+            // script decrements atomically), so one alert per challenge at most (R13).
+            let first_failure = attempts_left + 1 == tenant.policy.code.max_attempts;
+            if let Some(challenge) = peeked.filter(|_| first_failure) {
+                suspicious::second_factor_failed(deps, tenant, &challenge, "wrong_code").await;
+            }
             Err(CoreError::Unauthenticated)
         }
         VerifyOutcome::NotFound => Err(CoreError::Unauthenticated),

@@ -11,6 +11,7 @@
 //! [`LockoutRepo`]: crate::ports::LockoutRepo
 
 use crate::audit::{Actor, AuditKind};
+use crate::challenge::Challenge;
 use crate::error::CoreError;
 use crate::flows::Deps;
 use crate::flows::audit::{self, Event};
@@ -64,9 +65,13 @@ pub(crate) async fn admit(
 pub(crate) enum Gate {
     /// The challenge's account is locked: answer `Unauthenticated`, compare nothing.
     Closed,
-    /// Compare; the ticket is `None` for a challenge without an account (registration,
-    /// decoys) or one that no longer exists.
-    Open(Option<Ticket>),
+    /// Compare. The ticket is `None` for a challenge without an account (registration,
+    /// decoys) or one that no longer exists; `peeked` is the challenge as it was read before
+    /// the attempt, when it exists.
+    Open {
+        ticket: Option<Ticket>,
+        peeked: Option<Box<Challenge>>,
+    },
 }
 
 /// Admits one code attempt on challenge `id` against its account's code counter.
@@ -76,17 +81,23 @@ pub(crate) async fn admit_challenge(
     id: ChallengeId,
 ) -> Result<Gate, CoreError> {
     let now = deps.clock.now();
-    let Some(user) = deps
+    let peeked = deps
         .store
         .get_challenge(id, now)
         .await?
         .filter(|c| c.tenant == tenant.id)
-        .and_then(|c| c.user)
-    else {
-        return Ok(Gate::Open(None));
+        .map(Box::new);
+    let Some(user) = peeked.as_ref().and_then(|c| c.user) else {
+        return Ok(Gate::Open {
+            ticket: None,
+            peeked,
+        });
     };
     Ok(match admit(deps, tenant, user, Factor::Otp, false).await? {
-        Some(ticket) => Gate::Open(Some(ticket)),
+        Some(ticket) => Gate::Open {
+            ticket: Some(ticket),
+            peeked,
+        },
         None => Gate::Closed,
     })
 }

@@ -20,6 +20,7 @@ pub mod registration;
 pub mod sessions;
 mod sim_swap;
 pub mod sms_admin;
+pub mod suspicious;
 pub mod tenants;
 pub mod test_numbers;
 pub mod texts;
@@ -62,6 +63,8 @@ pub struct Deps {
     pub kill_switch: pumping::KillSwitch,
     /// The SIM-swap and porting hook consulted before a second-factor SMS (R30).
     pub number_risk: Arc<dyn NumberRiskCheck>,
+    /// Second factors of right passwords, watched until they are answered or expire (R13).
+    pub abandoned: suspicious::AbandonedWatch,
 }
 
 /// What the calling service tells us about the end user's client. Rate limits, audit events

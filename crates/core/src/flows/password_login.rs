@@ -126,6 +126,7 @@ async fn next_step(
             };
             // A recent SIM swap withholds the SMS: backup code only (R30).
             let view = sim_swap::second_factor(deps, tenant, new).await?;
+            deps.abandoned.watch(view.id, tenant.id, user.id, phone);
             audit::record(
                 deps,
                 tenant.id,

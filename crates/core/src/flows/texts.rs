@@ -45,6 +45,8 @@ pub enum Notice {
     RegistrationAttempt,
     /// To the user after a backup code was used to log in (R27), with the codes left.
     BackupCodeUsed { remaining: usize },
+    /// To the user after their password was right but the code step failed (R13).
+    SuspiciousLogin,
 }
 
 /// Whether `to` is an active test number of the tenant: it never gets an SMS. A settings
@@ -81,6 +83,7 @@ pub async fn send_notice(
     let text = match notice {
         Notice::RegistrationAttempt => texts.registration_attempt(&language, app),
         Notice::BackupCodeUsed { remaining } => texts.backup_code_used(&language, app, remaining),
+        Notice::SuspiciousLogin => texts.suspicious_login(&language, app),
     };
     deps.outbox
         .enqueue(OutgoingSms {

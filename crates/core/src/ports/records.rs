@@ -72,4 +72,12 @@ pub trait ConsumedChallenges: Send + Sync + 'static {
         challenge: crate::ids::ChallengeId,
         now: DateTime<Utc>,
     ) -> Result<bool, RepoError>;
+
+    /// Whether the challenge's code (or a backup code in its place) was accepted, as far
+    /// back as records are kept (a day at least).
+    async fn contains(
+        &self,
+        tenant: TenantId,
+        challenge: crate::ids::ChallengeId,
+    ) -> Result<bool, RepoError>;
 }

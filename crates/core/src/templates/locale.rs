@@ -151,6 +151,32 @@ impl Locale {
             ),
         }
     }
+
+    /// To the user after a right password and a failed code (R13). No code, no link.
+    pub(crate) fn suspicious_login(self, app: &str) -> String {
+        match self {
+            Self::En => format!(
+                "Someone entered your {app} password but not the code we sent. If this was not \
+                 you, change your password now."
+            ),
+            Self::Nl => format!(
+                "Iemand voerde uw {app}-wachtwoord in, maar niet de code die we stuurden. Was u \
+                 dit niet, wijzig dan nu uw wachtwoord."
+            ),
+            Self::De => format!(
+                "Jemand hat Ihr {app}-Passwort eingegeben, aber nicht den gesendeten Code. Waren \
+                 Sie das nicht, ändern Sie jetzt Ihr Passwort."
+            ),
+            Self::Fr => format!(
+                "Quelqu'un a saisi votre mot de passe {app} mais pas le code envoyé. Si ce \
+                 n'était pas vous, changez votre mot de passe."
+            ),
+            Self::Es => format!(
+                "Alguien introdujo su clave de {app} pero no el codigo enviado. Si no fue usted, \
+                 cambie su clave ahora."
+            ),
+        }
+    }
 }
 
 /// The language subtag of a BCP 47 or POSIX tag, lower-cased (`pt-BR` → `pt`); `None` when

@@ -1,6 +1,6 @@
 //! The SMS texts twostep sends, rendered here for every flow: the code message (app name,
 //! code, minutes left, a do-not-share line, and an optional WebOTP line `@domain #code` for
-//! browser autofill) and the notices (registration of a known number, backup code used).
+//! browser autofill) and the notices (registration of a known number, backup code used, a right password with a failed code).
 //!
 //! A text is picked by language: a tenant's own template for the language, else the built-in
 //! wording of the language ([`Locale`]), else the tenant's English template, else the
@@ -29,13 +29,16 @@ pub enum TemplateKind {
     RegistrationAttempt,
     /// A backup code was used: `{app}` and `{remaining}`; no code.
     BackupCodeUsed,
+    /// The password was right but the code step failed (R13): `{app}`; no code.
+    SuspiciousLogin,
 }
 
 impl TemplateKind {
-    pub const ALL: [TemplateKind; 3] = [
+    pub const ALL: [TemplateKind; 4] = [
         TemplateKind::Code,
         TemplateKind::RegistrationAttempt,
         TemplateKind::BackupCodeUsed,
+        TemplateKind::SuspiciousLogin,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -43,6 +46,7 @@ impl TemplateKind {
             TemplateKind::Code => "code",
             TemplateKind::RegistrationAttempt => "registration_attempt",
             TemplateKind::BackupCodeUsed => "backup_code_used",
+            TemplateKind::SuspiciousLogin => "suspicious_login",
         }
     }
 
@@ -55,6 +59,7 @@ impl TemplateKind {
             TemplateKind::Code => &["app", "code", "minutes"],
             TemplateKind::RegistrationAttempt => &["app"],
             TemplateKind::BackupCodeUsed => &["app", "remaining"],
+            TemplateKind::SuspiciousLogin => &["app"],
         }
     }
 }
@@ -224,6 +229,15 @@ impl TenantTexts<'_> {
         )
     }
 
+    pub fn suspicious_login(&self, language: &str, app: &str) -> String {
+        self.pick(
+            TemplateKind::SuspiciousLogin,
+            language,
+            &[("app", app)],
+            |l| l.suspicious_login(app),
+        )
+    }
+
     /// The longest text `template` can render for `app` (a 10-digit code, three-digit
     /// numbers), with the WebOTP line: what a segment warning is computed on.
     pub fn worst_case(&self, template: &SmsTemplate, app: &str) -> String {
@@ -237,6 +251,7 @@ impl TenantTexts<'_> {
                 texts.registration_attempt(&template.language, app)
             }
             TemplateKind::BackupCodeUsed => texts.backup_code_used(&template.language, app, 10),
+            TemplateKind::SuspiciousLogin => texts.suspicious_login(&template.language, app),
         }
     }
 }

@@ -89,8 +89,10 @@ fn every_builtin_text_names_app_and_values_and_fits_one_gsm7_segment() {
         assert!(code.contains("Acme Bank") && code.contains("123456") && code.contains("10"));
         let notice = NONE.registration_attempt(language, "Acme Bank");
         let backup = NONE.backup_code_used(language, "Acme Bank", 7);
+        let suspicious = NONE.suspicious_login(language, "Acme Bank");
         assert!(notice.contains("Acme Bank") && backup.contains('7'));
-        for text in [code, notice, backup] {
+        assert!(suspicious.contains("Acme Bank"));
+        for text in [code, notice, backup, suspicious] {
             assert_eq!(segments(&text), (Encoding::Gsm7, 1), "{language}: {text}");
         }
     }

@@ -43,6 +43,7 @@ pub fn audit_type(kind: AuditKind) -> pb::AuditEventType {
         AuditKind::SmsProvidersUpdated => T::SmsProvidersUpdated,
         AuditKind::TestSmsSent => T::TestSmsSent,
         AuditKind::RegistrationOfExistingNumber => T::RegistrationOfExistingNumber,
+        AuditKind::SuspiciousLogin => T::SuspiciousLogin,
     }
 }
 

@@ -69,6 +69,7 @@ fn template_kind(kind: i32) -> Option<TemplateKind> {
         K::Code => Some(TemplateKind::Code),
         K::RegistrationAttempt => Some(TemplateKind::RegistrationAttempt),
         K::BackupCodeUsed => Some(TemplateKind::BackupCodeUsed),
+        K::SuspiciousLogin => Some(TemplateKind::SuspiciousLogin),
     }
 }
 
@@ -77,6 +78,7 @@ fn template_kind_to(kind: TemplateKind) -> pb::SmsTemplateKind {
         TemplateKind::Code => pb::SmsTemplateKind::Code,
         TemplateKind::RegistrationAttempt => pb::SmsTemplateKind::RegistrationAttempt,
         TemplateKind::BackupCodeUsed => pb::SmsTemplateKind::BackupCodeUsed,
+        TemplateKind::SuspiciousLogin => pb::SmsTemplateKind::SuspiciousLogin,
     }
 }
 

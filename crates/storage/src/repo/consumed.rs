@@ -68,4 +68,13 @@ impl ConsumedChallenges for SqlConsumedChallenges {
         }
         Ok(inserted == 1)
     }
+
+    async fn contains(&self, tenant: TenantId, challenge: ChallengeId) -> Result<bool, RepoError> {
+        let row = Entity::find_by_id(challenge.as_uuid())
+            .filter(Column::TenantId.eq(tenant.as_uuid()))
+            .one(&self.db)
+            .await
+            .map_err(repo_err)?;
+        Ok(row.is_some())
+    }
 }
