@@ -109,8 +109,17 @@ pub fn for_tenant<T>(tenant: &str, message: T) -> tonic::Request<T> {
 
 /// Creates a tenant with the given policy; returns its slug.
 pub async fn create_tenant(server: &TestServer, policy: pb::TenantPolicy) -> String {
+    create_tenant_with_id(server, policy).await.0
+}
+
+/// Creates a tenant with the given policy; returns (slug, id): calls name a tenant by slug,
+/// admin listings by id.
+pub async fn create_tenant_with_id(
+    server: &TestServer,
+    policy: pb::TenantPolicy,
+) -> (String, String) {
     let slug = format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
-    server
+    let tenant = server
         .admin()
         .await
         .create_tenant(pb::CreateTenantRequest {
@@ -120,8 +129,11 @@ pub async fn create_tenant(server: &TestServer, policy: pb::TenantPolicy) -> Str
             policy: Some(policy),
         })
         .await
+        .unwrap()
+        .into_inner()
+        .tenant
         .unwrap();
-    slug
+    (slug, tenant.tenant_id)
 }
 
 /// The policy a tenant gets when every boolean is on and every mode is given.

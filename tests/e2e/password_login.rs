@@ -143,7 +143,8 @@ async fn bad_password_login_input_names_the_field() {
 #[tokio::test]
 async fn r13_right_password_then_wrong_code_emits_suspicious_login() {
     let server = TestServer::start(Backend::PostgresRedis).await;
-    let (tenant, tenant_id) = tenant_with_id(&server, policy(pb::TwoStepMode::Optional)).await;
+    let (tenant, tenant_id) =
+        create_tenant_with_id(&server, policy(pb::TwoStepMode::Optional)).await;
     let (email, phone) = (random_email(), random_us_number());
     create_password_user(&server, &tenant, &email, Some(&phone)).await;
     let suspicious = || async {
@@ -218,7 +219,7 @@ async fn r13_right_password_then_abandoned_code_emits_suspicious_login() {
         }),
         ..Default::default()
     });
-    let (tenant, tenant_id) = tenant_with_id(&server, p).await;
+    let (tenant, tenant_id) = create_tenant_with_id(&server, p).await;
     let (email, phone) = (random_email(), random_us_number());
     create_password_user(&server, &tenant, &email, Some(&phone)).await;
     let res = password_login(&server, &tenant, &email, PASSWORD)
@@ -261,25 +262,4 @@ async fn r13_right_password_then_abandoned_code_emits_suspicious_login() {
         .into_inner()
         .events;
     assert_eq!(events.len(), 1, "{events:?}");
-}
-
-/// Creates a tenant with `policy`; returns (slug, id): calls name it by slug, admin listings
-/// by id.
-async fn tenant_with_id(server: &TestServer, policy: pb::TenantPolicy) -> (String, String) {
-    let slug = format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
-    let tenant = server
-        .admin()
-        .await
-        .create_tenant(pb::CreateTenantRequest {
-            slug: slug.clone(),
-            name: "Test Shop".into(),
-            app_name: "TestShop".into(),
-            policy: Some(policy),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .tenant
-        .unwrap();
-    (slug, tenant.tenant_id)
 }
