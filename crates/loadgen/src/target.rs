@@ -74,7 +74,8 @@ impl Tenant {
     }
 }
 
-/// A fresh tenant: phone login and registration allowed, US numbers, every code setting at its default.
+/// A fresh tenant: phone login and registration allowed, US numbers, every code setting at
+/// its default, the abuse limits out of the way (see below).
 pub async fn create_tenant(conns: &Conns) -> anyhow::Result<Tenant> {
     let slug = format!("bench-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
     let tag: String = (0..8)
@@ -86,6 +87,23 @@ pub async fn create_tenant(conns: &Conns) -> anyhow::Result<Tenant> {
         phone_login_allowed: true,
         phone_registration_allowed: true,
         default_country: "US".to_owned(),
+        // A load test measures the path, not the abuse defences: the layered limits a
+        // run would fill in seconds (tenant, country, API client, prefix, password per
+        // IP) go to their maximum, and the conversion breaker is off (decoys never
+        // convert). The per-number limit stays at its default: S2 measures it.
+        limits: Some(pb::LimitsPolicy {
+            per_prefix_per_hour: 1_000_000,
+            per_country_per_day: 1_000_000,
+            per_tenant_per_hour: 1_000_000,
+            per_api_client_per_hour: 1_000_000,
+            password_per_ip_per_hour: 1_000_000,
+            per_ip_per_hour: 1_000_000,
+            ..Default::default()
+        }),
+        pumping: Some(pb::PumpingPolicy {
+            breaker_disabled: true,
+            ..Default::default()
+        }),
         ..Default::default()
     };
     let resp = conns
