@@ -10,6 +10,7 @@ mod bad_input;
 mod fake_provider;
 mod helpers;
 mod hygiene;
+mod limit_keys;
 mod limits;
 mod operations;
 mod outbox;

@@ -62,7 +62,12 @@ pub fn service_env(var: &str) -> String {
 }
 
 async fn redis_backend(var: &str) -> Backend {
-    let url = service_env(var);
+    redis_at(&service_env(var)).await
+}
+
+/// A backend on the Redis at `url` (`redis://` or `redis+cluster://`), with a fresh prefix.
+pub async fn redis_at(url: &str) -> Backend {
+    let url = url.to_owned();
     let prefix = format!("test:{}:", Uuid::new_v4().simple());
     let config = RedisConfig {
         url: url.clone(),
@@ -82,6 +87,18 @@ async fn redis_backend(var: &str) -> Backend {
 // === impl Backend ===
 
 impl Backend {
+    /// Whether this backend is a Redis Cluster.
+    pub fn is_cluster(&self) -> bool {
+        self.redis
+            .as_ref()
+            .is_some_and(|i| matches!(i.keyed, Keyed::Cluster(_)))
+    }
+
+    /// Whether this backend is a Redis (standalone or cluster).
+    pub fn is_redis(&self) -> bool {
+        self.redis.is_some()
+    }
+
     pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
         self.clock.now()
     }
@@ -97,9 +114,13 @@ impl Backend {
         Some(inspector.pttl(&key).await)
     }
 
-    /// R37: no key under this backend's prefix lives without a TTL, on any primary.
-    pub async fn assert_all_keys_have_ttl(&self) {
-        let Some(inspector) = &self.redis else { return };
+    /// R37: no key under this backend's prefix lives without a TTL, on any primary. Returns
+    /// how many keys it checked (0 on the memory backend).
+    pub async fn assert_all_keys_have_ttl(&self) -> usize {
+        let Some(inspector) = &self.redis else {
+            return 0;
+        };
+        let mut checked = 0;
         let pattern = format!("{}*", inspector.prefix);
         for conn in &inspector.primaries {
             let mut conn = conn.clone();
@@ -114,8 +135,35 @@ impl Backend {
             for key in keys {
                 let ttl: i64 = conn.pttl(&key).await.unwrap();
                 assert_ne!(ttl, -1, "key {key} has no TTL");
+                checked += 1;
             }
         }
+        checked
+    }
+
+    /// Kills every normal client of the Redis under test but this backend's own inspecting
+    /// connections (`CLIENT KILL TYPE normal SKIPME yes` on every primary), as a crash or a
+    /// network cut would: the store's connections drop with whatever they had in flight.
+    /// Returns how many were killed (0 on the memory backend). Only for a private Redis: on
+    /// a shared one it would kill every other test's connections too.
+    pub async fn kill_other_clients(&self) -> usize {
+        let Some(inspector) = &self.redis else {
+            return 0;
+        };
+        let mut killed = 0;
+        for conn in &inspector.primaries {
+            let n: usize = redis::cmd("CLIENT")
+                .arg("KILL")
+                .arg("TYPE")
+                .arg("normal")
+                .arg("SKIPME")
+                .arg("yes")
+                .query_async(&mut conn.clone())
+                .await
+                .unwrap();
+            killed += n;
+        }
+        killed
     }
 }
 

@@ -15,6 +15,7 @@
 mod backend;
 mod challenges;
 mod counters;
+mod fault_injection;
 mod fixtures;
 mod limits;
 mod recovery;
@@ -46,6 +47,7 @@ macro_rules! contract {
                 counters::tickets_expire,
                 counters::tickets_can_be_peeked_without_spending_them,
                 counters::ping_answers,
+                fault_injection::r36_dropped_calls_leave_no_key_without_ttl_and_no_uncounted_attempt,
             );
         }
     };
