@@ -563,7 +563,12 @@ async fn r30_walkthrough(backend: Backend) {
         .await;
     assert!(resend.is_err(), "{resend:?}");
     settle().await;
-    assert_eq!(server.sms_count(&last_four(&risky)), seen);
+    assert_eq!(
+        server.sms_count(&last_four(&risky)),
+        seen,
+        "no code and no notice to a number with a SIM-swap signal: {:?}",
+        server.sms_texts(&last_four(&risky))
+    );
 
     // A backup code finishes the login.
     let res = use_backup_code(&server, DEFAULT, &challenge.challenge_id, &codes[0])

@@ -24,7 +24,7 @@ pub(crate) async fn second_factor(
     tenant: &Tenant,
     new: NewCode<'_>,
 ) -> Result<ChallengeView, CoreError> {
-    if !risk(deps, new.phone).await.is_signal() {
+    if !withholds_sms(deps, new.phone).await {
         return codes::issue(deps, tenant, new).await;
     }
     let now = deps.clock.now();
@@ -51,6 +51,13 @@ pub(crate) async fn second_factor(
     let mut view = codes::view(&challenge, tenant, now);
     view.backup_code_only = true;
     Ok(view)
+}
+
+/// Whether texts to `phone` are withheld: the risk source shows a signal, so an SMS would
+/// reach whoever holds the new SIM. Used by the security notices too (R13): an alert sent to
+/// a swapped SIM tells the attacker, not the user.
+pub(crate) async fn withholds_sms(deps: &Deps, phone: &PhoneNumber) -> bool {
+    risk(deps, phone).await.is_signal()
 }
 
 /// The risk source's answer. A source that does not answer is treated as no signal, with a

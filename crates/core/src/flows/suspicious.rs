@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use crate::audit::AuditKind;
 use crate::challenge::{Challenge, Purpose};
 use crate::flows::audit::{self, Event};
-use crate::flows::{Deps, tenants, texts};
+use crate::flows::{Deps, sim_swap, tenants, texts};
 use crate::ids::{ChallengeId, TenantId, UserId};
 use crate::phone::PhoneNumber;
 use crate::tenant::Tenant;
@@ -52,6 +52,10 @@ async fn alert(
         .detail("reason", reason)
         .detail("challenge", challenge.to_string());
     audit::record(deps, tenant.id, event).await;
+    if sim_swap::withholds_sms(deps, phone).await {
+        // The audit event stands; the text would go to the new SIM's holder (R30).
+        return;
+    }
     let sent = texts::send_notice(
         deps,
         tenant,
