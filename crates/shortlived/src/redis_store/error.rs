@@ -3,7 +3,8 @@
 //! Unavailable (callers answer UNAVAILABLE, health turns NOT_SERVING): no connection, a
 //! connection that broke or timed out, a command that timed out, and the transient states of
 //! a server or cluster that cannot take writes right now (LOADING, TRYAGAIN, CLUSTERDOWN,
-//! MASTERDOWN, READONLY). Internal: anything else, such as a script error or a reply this
+//! MASTERDOWN, READONLY), and a cluster redirect (MOVED, ASK) still not settled after the
+//! store's own resends. Internal: anything else, such as a script error or a reply this
 //! code does not understand.
 
 use std::time::Duration;
@@ -62,16 +63,23 @@ impl Failure {
     }
 }
 
-fn is_unavailable(e: &RedisError) -> bool {
-    e.is_io_error()
-        || e.is_timeout()
-        || e.is_connection_refusal()
-        || e.is_connection_dropped()
+/// Whether `e` says Redis is out of reach or cannot take the command right now.
+pub(super) fn is_unavailable(e: &RedisError) -> bool {
+    e.is_io_error() || e.is_timeout() || e.is_connection_dropped() || not_run(e)
+}
+
+/// Whether Redis certainly did not run the command, so sending it again cannot apply it
+/// twice: the connection was refused, no node serves the slot yet, or the server refused
+/// it (loading, a cluster redirect, a failover under way, a demoted primary).
+pub(super) fn not_run(e: &RedisError) -> bool {
+    e.is_connection_refusal()
         || matches!(
             e.kind(),
             ErrorKind::ClusterConnectionNotFound
                 | ErrorKind::Server(
                     ServerErrorKind::BusyLoading
+                        | ServerErrorKind::Moved
+                        | ServerErrorKind::Ask
                         | ServerErrorKind::TryAgain
                         | ServerErrorKind::ClusterDown
                         | ServerErrorKind::MasterDown
@@ -93,6 +101,18 @@ mod tests {
         assert!(io(io::ErrorKind::TimedOut).is_unavailable());
         assert!(io(io::ErrorKind::BrokenPipe).is_unavailable());
         assert!(Failure::TimedOut(Duration::from_millis(500)).is_unavailable());
+        let moved = RedisError::from((
+            ErrorKind::Server(ServerErrorKind::Moved),
+            "MOVED",
+            "3999 127.0.0.1:6381".to_owned(),
+        ));
+        assert!(not_run(&moved));
+        assert!(Failure::Command(moved).is_unavailable());
+        let dropped = RedisError::from(io::Error::from(io::ErrorKind::BrokenPipe));
+        assert!(
+            !not_run(&dropped),
+            "a broken pipe may follow a command that ran"
+        );
         let script = RedisError::from((ErrorKind::Parse, "bad"));
         assert!(!Failure::Command(script).is_unavailable());
         assert!(!Failure::Decode("x").is_unavailable());

@@ -78,9 +78,9 @@ impl Link {
                 ClusterClient::builder(nodes.iter().map(String::as_str))
                     .connection_timeout(timeout)
                     .response_timeout(timeout)
-                    .retries(2)
-                    .min_retry_wait(10)
-                    .max_retry_wait(100)
+                    // No resends of its own: it would resend a counting script whose
+                    // reply was lost. The store resends what is safe (RedisStore::run).
+                    .retries(0)
                     .build()?,
             ),
         };

@@ -34,7 +34,7 @@ use keys::Keys;
 use link::{Conn, Link};
 use phones::PhoneCache;
 pub use revocations::{PING_EVERY as REVOCATIONS_PING_EVERY, RedisSessionEvents};
-use scripts::Call;
+use scripts::{Call, Replay};
 
 use crate::millis;
 
@@ -96,14 +96,34 @@ impl RedisStore {
 
     /// Runs `f` on the connection within the command timeout, connecting included, and
     /// tells the link whether Redis was reached.
-    async fn run<T, F, Fut>(&self, f: F) -> Result<T, Failure>
+    ///
+    /// On a cluster, the store resends by itself (redis-rs is built with no retries of its
+    /// own, as it cannot tell a counting script from a read): a command Redis certainly did
+    /// not run (a redirect while the slot map is refreshed, a failover under way) is sent
+    /// again, and one whose reply was lost only when `replay` is safe. A standalone server
+    /// has no redirects, and a call to one that is down fails at once.
+    async fn run<T, F, Fut>(&self, replay: Replay, f: F) -> Result<T, Failure>
     where
-        F: FnOnce(Conn) -> Fut,
+        F: Fn(Conn) -> Fut,
         Fut: Future<Output = RedisResult<T>>,
     {
         let attempt = async {
-            let conn = self.inner.link.get().await.map_err(Failure::Connect)?;
-            f(conn).await.map_err(Failure::Command)
+            let mut resends = 0;
+            loop {
+                let conn = self.inner.link.get().await.map_err(Failure::Connect)?;
+                match f(conn).await {
+                    Err(e)
+                        if self.inner.cluster
+                            && resends < CLUSTER_RESENDS
+                            && (error::not_run(&e)
+                                || (replay == Replay::Safe && error::is_unavailable(&e))) =>
+                    {
+                        resends += 1;
+                        tokio::time::sleep(resend_wait(resends)).await;
+                    }
+                    res => return res.map_err(Failure::Command),
+                }
+            }
         };
         let res = match tokio::time::timeout(self.inner.timeout, attempt).await {
             Ok(res) => res,
@@ -117,14 +137,34 @@ impl RedisStore {
     }
 
     async fn eval<T: FromRedisValue>(&self, call: Call) -> Result<T, Failure> {
-        self.run(|mut conn| async move { call.invoke(&mut conn).await })
-            .await
+        let call = &call;
+        self.run(call.replay(), move |mut conn| async move {
+            call.invoke(&mut conn).await
+        })
+        .await
     }
 
-    async fn query<T: FromRedisValue>(&self, cmd: redis::Cmd) -> Result<T, Failure> {
-        self.run(|mut conn| async move { cmd.query_async(&mut conn).await })
-            .await
+    async fn query<T: FromRedisValue>(
+        &self,
+        replay: Replay,
+        cmd: redis::Cmd,
+    ) -> Result<T, Failure> {
+        let cmd = &cmd;
+        self.run(replay, move |mut conn| async move {
+            cmd.query_async(&mut conn).await
+        })
+        .await
     }
+}
+
+/// How many times a cluster call is sent again (see [`RedisStore::run`]); the command timeout
+/// bounds them all.
+const CLUSTER_RESENDS: u32 = 3;
+
+/// The wait before the `n`th resend: long enough for redis-rs to refresh its slot map after a
+/// redirect, doubling from 10 ms.
+fn resend_wait(n: u32) -> Duration {
+    Duration::from_millis(10 << n.min(4))
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -242,7 +282,11 @@ impl ShortLivedStore for RedisStore {
         // One key: a plain DEL is atomic; no script needed.
         let mut cmd = redis::cmd("DEL");
         cmd.arg(self.inner.keys.challenge(id));
-        let deleted: i64 = self.query(cmd).await.map_err(Failure::into_store_error)?;
+        // A resend after a lost reply would answer 0 for a key this call deleted.
+        let deleted: i64 = self
+            .query(Replay::Unsafe, cmd)
+            .await
+            .map_err(Failure::into_store_error)?;
         Ok(deleted > 0)
     }
 
@@ -291,14 +335,17 @@ impl ShortLivedStore for RedisStore {
     async fn failure_count(&self, account: &str) -> Result<u32, StoreError> {
         let mut cmd = redis::cmd("GET");
         cmd.arg(self.inner.keys.failures(account));
-        let n: Option<i64> = self.query(cmd).await.map_err(Failure::into_store_error)?;
+        let n: Option<i64> = self
+            .query(Replay::Safe, cmd)
+            .await
+            .map_err(Failure::into_store_error)?;
         Ok(n.map_or(0, |n| u32::try_from(n.max(0)).unwrap_or(u32::MAX)))
     }
 
     async fn clear_failures(&self, account: &str) -> Result<(), StoreError> {
         let mut cmd = redis::cmd("DEL");
         cmd.arg(self.inner.keys.failures(account));
-        self.query::<Value>(cmd)
+        self.query::<Value>(Replay::Safe, cmd)
             .await
             .map_err(Failure::into_store_error)?;
         Ok(())
@@ -338,13 +385,15 @@ impl ShortLivedStore for RedisStore {
         cmd.arg(self.inner.keys.ticket(&hash))
             .arg("payload")
             .arg("expires");
-        let (payload, expires): (Option<String>, Option<i64>) =
-            self.query(cmd).await.map_err(Failure::into_store_error)?;
+        let (payload, expires): (Option<String>, Option<i64>) = self
+            .query(Replay::Safe, cmd)
+            .await
+            .map_err(Failure::into_store_error)?;
         Ok(payload.filter(|_| expires.is_some_and(|e| e > millis::from_time(now))))
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        self.query::<Value>(redis::cmd("PING"))
+        self.query::<Value>(Replay::Safe, redis::cmd("PING"))
             .await
             .map_err(Failure::into_store_error)?;
         Ok(())

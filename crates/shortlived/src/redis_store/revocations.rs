@@ -23,6 +23,7 @@ use twostep_core::ports::{Revocation, RevocationListener, SessionEvents, StoreEr
 use super::RedisStore;
 use super::config::UrlKind;
 use super::error::Failure;
+use super::scripts::Replay;
 
 /// How often the subscription proves it is alive.
 pub const PING_EVERY: Duration = Duration::from_secs(1);
@@ -62,7 +63,8 @@ impl SessionEvents for RedisSessionEvents {
         let mut cmd = redis::cmd("PUBLISH");
         cmd.arg(&self.channel).arg(revocation.to_string());
         self.store
-            .query::<Value>(cmd)
+            // A revocation published twice is applied once.
+            .query::<Value>(Replay::Safe, cmd)
             .await
             .map_err(Failure::into_store_error)?;
         Ok(())

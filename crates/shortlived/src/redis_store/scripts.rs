@@ -42,6 +42,17 @@ script!(TAKE_TICKET, "take_ticket.lua");
 pub(super) struct Call {
     script: &'static Script,
     cmd: Cmd,
+    replay: Replay,
+}
+
+/// Whether a call may be sent again when its reply was lost (the connection broke after it
+/// was sent): the first one may have run. Counting and consuming scripts must not run twice
+/// (a limit hit counted twice, a right code consumed and then answered "not found"); a
+/// read, or a write that replaces a whole key, can.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Replay {
+    Safe,
+    Unsafe,
 }
 
 impl Call {
@@ -50,6 +61,7 @@ impl Call {
     /// reallocation).
     fn new<K: AsRef<str>>(
         script: &'static Script,
+        replay: Replay,
         keys: &[K],
         argc: usize,
         arg_bytes: usize,
@@ -61,11 +73,19 @@ impl Call {
         for key in keys {
             cmd.arg(key.as_ref());
         }
-        Self { script, cmd }
+        Self {
+            script,
+            cmd,
+            replay,
+        }
     }
 
     pub(super) fn cmd(&self) -> &Cmd {
         &self.cmd
+    }
+
+    pub(super) fn replay(&self) -> Replay {
+        self.replay
     }
 
     pub(super) async fn invoke<T, C>(&self, conn: &mut C) -> RedisResult<T>
@@ -90,6 +110,7 @@ fn margin_ms() -> i64 {
 pub(super) fn create_challenge(keys: &Keys, c: &Challenge) -> Call {
     let mut call = Call::new(
         &CREATE_CHALLENGE,
+        Replay::Safe,
         &[keys.challenge(c.id)],
         29,
         420 + c.context.len(),
@@ -106,7 +127,13 @@ pub(super) fn verify_challenge(
     candidate: &CodeMac,
     now: DateTime<Utc>,
 ) -> Call {
-    let mut call = Call::new(&VERIFY_CHALLENGE, &[keys.challenge(id)], 2, 80);
+    let mut call = Call::new(
+        &VERIFY_CHALLENGE,
+        Replay::Unsafe,
+        &[keys.challenge(id)],
+        2,
+        80,
+    );
     call.cmd
         .arg(&hex32(candidate.as_bytes())[..])
         .arg(millis::from_time(now));
@@ -121,7 +148,13 @@ pub(super) fn resend_challenge(
     new_expires_at: DateTime<Utc>,
     next_wait: Option<Duration>,
 ) -> Call {
-    let mut call = Call::new(&RESEND_CHALLENGE, &[keys.challenge(id)], 5, 130);
+    let mut call = Call::new(
+        &RESEND_CHALLENGE,
+        Replay::Unsafe,
+        &[keys.challenge(id)],
+        5,
+        130,
+    );
     call.cmd
         .arg(&hex32(new_mac.as_bytes())[..])
         .arg(millis::from_time(now))
@@ -133,7 +166,7 @@ pub(super) fn resend_challenge(
 }
 
 pub(super) fn get_challenge(keys: &Keys, id: ChallengeId, now: DateTime<Utc>) -> Call {
-    let mut call = Call::new(&GET_CHALLENGE, &[keys.challenge(id)], 1, 16);
+    let mut call = Call::new(&GET_CHALLENGE, Replay::Safe, &[keys.challenge(id)], 1, 16);
     call.cmd.arg(millis::from_time(now));
     call
 }
@@ -150,6 +183,7 @@ pub(super) fn check_limits(
     let limit_keys: Vec<String> = limits.iter().map(|l| keys.limit(scope, &l.key)).collect();
     let mut call = Call::new(
         &CHECK_LIMITS,
+        Replay::Unsafe,
         &limit_keys,
         3 + 2 * limits.len(),
         64 + 24 * limits.len(),
@@ -167,7 +201,13 @@ pub(super) fn check_limits(
 }
 
 pub(super) fn record_failure(keys: &Keys, account: &str, window: Duration) -> Call {
-    let mut call = Call::new(&RECORD_FAILURE, &[keys.failures(account)], 1, 16);
+    let mut call = Call::new(
+        &RECORD_FAILURE,
+        Replay::Unsafe,
+        &[keys.failures(account)],
+        1,
+        16,
+    );
     call.cmd.arg(millis::from_duration(window));
     call
 }
@@ -179,7 +219,13 @@ pub(super) fn put_ticket(
     expires_at: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Call {
-    let mut call = Call::new(&PUT_TICKET, &[keys.ticket(hash)], 3, 32 + payload.len());
+    let mut call = Call::new(
+        &PUT_TICKET,
+        Replay::Safe,
+        &[keys.ticket(hash)],
+        3,
+        32 + payload.len(),
+    );
     call.cmd
         .arg(payload)
         .arg(millis::from_time(expires_at))
@@ -188,7 +234,7 @@ pub(super) fn put_ticket(
 }
 
 pub(super) fn take_ticket(keys: &Keys, hash: &TokenHash, now: DateTime<Utc>) -> Call {
-    let mut call = Call::new(&TAKE_TICKET, &[keys.ticket(hash)], 1, 16);
+    let mut call = Call::new(&TAKE_TICKET, Replay::Unsafe, &[keys.ticket(hash)], 1, 16);
     call.cmd.arg(millis::from_time(now));
     call
 }

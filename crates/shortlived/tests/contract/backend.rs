@@ -87,13 +87,6 @@ pub async fn redis_at(url: &str) -> Backend {
 // === impl Backend ===
 
 impl Backend {
-    /// Whether this backend is a Redis Cluster.
-    pub fn is_cluster(&self) -> bool {
-        self.redis
-            .as_ref()
-            .is_some_and(|i| matches!(i.keyed, Keyed::Cluster(_)))
-    }
-
     /// Whether this backend is a Redis (standalone or cluster).
     pub fn is_redis(&self) -> bool {
         self.redis.is_some()

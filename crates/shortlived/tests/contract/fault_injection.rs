@@ -16,17 +16,17 @@
 //! it, with the faults off, the counters must agree with what the callers saw: every answer
 //! a caller got was counted (no uncounted attempt, hit, send or failure), nothing was counted
 //! that no call made, the all-or-nothing limits count alike, and no budget was exceeded.
-//! A call whose answer was lost may or may not have been applied; the checks allow both. On
-//! a Redis Cluster whose connections are killed a call may also be applied twice (a known
-//! bug, see [`REAPPLIED`]): there the "nothing counted that no call made" checks report
-//! instead of failing; the "every answer counted" checks fail everywhere.
+//! A call whose answer was lost may or may not have been applied; the checks allow both, but
+//! never twice: on a cluster too, the store resends a counting call only when Redis
+//! certainly did not run it (`RedisStore::run`), so "nothing counted that no call made"
+//! holds on every backend.
 
 use std::collections::{BTreeSet, HashSet};
 use std::future::Future;
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use futures::future::join_all;
@@ -77,31 +77,8 @@ where
         match tokio::time::timeout(budget, call).await {
             Ok(Ok(answer)) => Some(answer),
             Ok(Err(StoreError::Unavailable(_))) | Err(_) => None,
-            Ok(Err(StoreError::Internal(e))) if is_redirect(&*e) => {
-                REDIRECT_ERRORS.fetch_add(1, Ordering::Relaxed);
-                None
-            }
             Ok(Err(e)) => panic!("a fault must make a call unavailable, never {e:?}"),
         }
-    })
-}
-
-/// Calls that failed as `Internal` with a cluster redirect (MOVED or ASK) as their cause.
-///
-/// Known misclassification, reported, not fixed here: when a cluster node's connection is
-/// killed, redis-rs retries the call (`retries(2)` in `link.rs`) and, while it reconnects,
-/// may send it to another node, which answers MOVED; with the retries spent, the MOVED
-/// reaches the store, whose `error.rs` does not count MOVED/ASK as unavailable, so the caller
-/// gets `Internal` (INTERNAL over gRPC) for what is a transient fault. For R36 it is a lost
-/// answer like the others: the script may or may not have run.
-static REDIRECT_ERRORS: AtomicUsize = AtomicUsize::new(0);
-
-fn is_redirect(e: &(dyn std::error::Error + 'static)) -> bool {
-    e.downcast_ref::<redis::RedisError>().is_some_and(|e| {
-        matches!(
-            e.kind(),
-            redis::ErrorKind::Server(redis::ServerErrorKind::Moved | redis::ServerErrorKind::Ask)
-        )
     })
 }
 
@@ -378,42 +355,18 @@ async fn run_load(b: &Backend, targets: Targets) -> Seen {
 
 // === the checks, with the faults off ===
 
-/// Over-counts seen on Redis Cluster: a call applied twice although its caller made it once.
-///
-/// Known bug, reported, not fixed here: when a node's connection drops after Redis ran a
-/// script but before its reply arrived, redis-rs's cluster connection sends the same EVALSHA
-/// again (`retries(2)` in `link.rs`; a dropped connection is `RetryMethod::Reconnect`), so the
-/// decision is applied twice and the caller gets the second answer: one wrong code spends two
-/// attempts (`Rejected { attempts_left: 3 }` on a fresh challenge), a right code is consumed
-/// and answered `NotFound`, a ticket is taken and answered `None`, a failure or a resend is
-/// counted twice. Each errs on the safe side (more counted, never less), so R36's "no
-/// uncounted attempt" holds; but a caller is told "nothing compared" for a code that was
-/// compared, or "no ticket" for a ticket it spent. On the cluster these checks report the
-/// over-count instead of failing when connections were killed; everywhere else (the memory
-/// store, standalone Redis, a cluster with calls only dropped) they fail.
-static REAPPLIED: AtomicUsize = AtomicUsize::new(0);
-
-/// Checks that nothing was counted beyond the calls made (`ok`), which only the cluster's
-/// retries after a killed connection (see [`REAPPLIED`]) may break: `reapply` says whether
-/// they could have.
+/// Checks that nothing was counted beyond the calls made: a call applied twice would break
+/// it (a wrong code spending two attempts, a right code consumed and answered `NotFound`).
 #[track_caller]
-fn assert_not_overcounted(reapply: bool, ok: bool, what: impl FnOnce() -> String) {
-    if ok {
-        return;
-    }
-    if reapply {
-        REAPPLIED.fetch_add(1, Ordering::Relaxed);
-        eprintln!("known cluster re-application (see REAPPLIED): {}", what());
-    } else {
-        panic!("{}", what());
-    }
+fn assert_not_overcounted(ok: bool, what: impl FnOnce() -> String) {
+    assert!(ok, "{}", what());
 }
 
 /// Every check of the store against what the callers saw.
-async fn check_counts(b: &Backend, seen: &Seen, reapply: bool) {
-    check_limits(b, seen, reapply).await;
+async fn check_counts(b: &Backend, seen: &Seen) {
+    check_limits(b, seen).await;
     for (c, calls) in &seen.verifies {
-        check_verifies(b, c, calls, reapply).await;
+        check_verifies(b, c, calls).await;
     }
     for (c, created) in &seen.creates {
         let got = b.store.get_challenge(c.id, b.now()).await.unwrap();
@@ -424,9 +377,9 @@ async fn check_counts(b: &Backend, seen: &Seen, reapply: bool) {
         }
     }
     for (c, calls) in &seen.resends {
-        check_resends(b, c, calls, reapply).await;
+        check_resends(b, c, calls).await;
     }
-    check_failures(b, seen, reapply).await;
+    check_failures(b, seen).await;
     for (hash, payload, takes) in &seen.takes {
         let taken: Vec<&String> = takes.iter().flatten().flatten().collect();
         assert!(taken.len() <= 1, "a ticket worked {} times", taken.len());
@@ -437,11 +390,9 @@ async fn check_counts(b: &Backend, seen: &Seen, reapply: bool) {
             "a ticket taken under faults is still there"
         );
         if takes.iter().all(Option::is_some) {
-            assert_not_overcounted(
-                reapply,
-                taken.len() + usize::from(left.is_some()) == 1,
-                || "a ticket no call took is gone".to_owned(),
-            );
+            assert_not_overcounted(taken.len() + usize::from(left.is_some()) == 1, || {
+                "a ticket no call took is gone".to_owned()
+            });
         }
     }
     for (hash, payload, put) in &seen.puts {
@@ -456,7 +407,7 @@ async fn check_counts(b: &Backend, seen: &Seen, reapply: bool) {
 
 /// Limits: every admitted call was counted on every limit (all or nothing), no limit counted
 /// more than the calls made or than its maximum, and a denial only came from a full limit.
-async fn check_limits(b: &Backend, seen: &Seen, reapply: bool) {
+async fn check_limits(b: &Backend, seen: &Seen) {
     let limits = limits();
     let allowed = seen
         .limits
@@ -498,7 +449,7 @@ async fn check_limits(b: &Backend, seen: &Seen, reapply: bool) {
     );
     // A repeated call adds the same member again, so it counts once; but after its first run
     // filled the limit, its second is denied.
-    assert_not_overcounted(reapply, hits <= allowed + lost, || {
+    assert_not_overcounted(hits <= allowed + lost, || {
         format!("{hits} hits counted but only {allowed} admitted and {lost} lost: a phantom hit")
     });
     for d in &denied {
@@ -516,7 +467,7 @@ async fn check_limits(b: &Backend, seen: &Seen, reapply: bool) {
 /// every rejection the callers saw is counted in the stored counter (no uncounted attempt),
 /// the counter spent no attempt that no call made, at most `ATTEMPTS` codes were compared,
 /// and the right code worked at most once.
-async fn check_verifies(b: &Backend, c: &Challenge, calls: &[VerifyCall], reapply: bool) {
+async fn check_verifies(b: &Backend, c: &Challenge, calls: &[VerifyCall]) {
     let ctx = format!("challenge {}", c.id);
     let mut lefts = Vec::new();
     let mut verified = 0;
@@ -573,7 +524,7 @@ async fn check_verifies(b: &Backend, c: &Challenge, calls: &[VerifyCall], reappl
                 lefts.iter().all(|l| *l >= left),
                 "{ctx}: {left} attempts left after an answer said {lefts:?}"
             );
-            assert_not_overcounted(reapply, spent <= rejected + lost_wrong, || {
+            assert_not_overcounted(spent <= rejected + lost_wrong, || {
                 format!(
                     "{ctx}: {spent} attempts counted, {rejected} seen and {lost_wrong} lost: \
                      a phantom attempt"
@@ -605,7 +556,6 @@ async fn check_verifies(b: &Backend, c: &Challenge, calls: &[VerifyCall], reappl
         None => {
             // Gone: consumed by the right code, or burned by `ATTEMPTS` rejections.
             assert_not_overcounted(
-                reapply,
                 verified == 1 || lost_right || rejected + lost_wrong >= ATTEMPTS,
                 || {
                     format!(
@@ -621,12 +571,7 @@ async fn check_verifies(b: &Backend, c: &Challenge, calls: &[VerifyCall], reappl
 /// Resends of one challenge: each counted once (distinct `sends`), the stored count holds
 /// every resend the callers saw and no more than the calls made, the cap holds, and the live
 /// code is the one of the last resend applied.
-async fn check_resends(
-    b: &Backend,
-    c: &Challenge,
-    calls: &[(u8, Option<ResendOutcome>)],
-    reapply: bool,
-) {
+async fn check_resends(b: &Backend, c: &Challenge, calls: &[(u8, Option<ResendOutcome>)]) {
     let ctx = format!("challenge {}", c.id);
     let mut sends_seen = Vec::new();
     let mut capped = false;
@@ -668,7 +613,7 @@ async fn check_resends(
         counted >= resent,
         "{ctx}: {resent} resends seen, {counted} counted: an uncounted send"
     );
-    assert_not_overcounted(reapply, counted <= resent + lost, || {
+    assert_not_overcounted(counted <= resent + lost, || {
         format!("{ctx}: {counted} resends counted, {resent} seen and {lost} lost: a phantom send")
     });
     assert!(sends_seen.iter().all(|s| *s <= live.sends), "{ctx}");
@@ -689,7 +634,6 @@ async fn check_resends(
             "{ctx}: the live code is no resend's"
         );
         assert_not_overcounted(
-            reapply,
             calls
                 .iter()
                 .any(|(n, seen)| seen.is_none() && live.code_mac == mac(*n)),
@@ -700,7 +644,7 @@ async fn check_resends(
 
 /// The failure counter: each increment answered its own count, and the stored count holds
 /// every increment seen and no more than the calls made.
-async fn check_failures(b: &Backend, seen: &Seen, reapply: bool) {
+async fn check_failures(b: &Backend, seen: &Seen) {
     let counts: Vec<u32> = seen.failures.iter().flatten().copied().collect();
     let distinct: HashSet<u32> = counts.iter().copied().collect();
     assert_eq!(distinct.len(), counts.len(), "{counts:?}");
@@ -712,7 +656,7 @@ async fn check_failures(b: &Backend, seen: &Seen, reapply: bool) {
         "{answered} failures answered (up to {:?}), {stored} stored: an uncounted failure",
         counts.iter().max()
     );
-    assert_not_overcounted(reapply, stored <= answered + lost, || {
+    assert_not_overcounted(stored <= answered + lost, || {
         format!("{stored} failures stored, {answered} answered and {lost} lost: a phantom failure")
     });
 }
@@ -750,21 +694,12 @@ async fn load_and_check(b: &Backend, kill: bool) -> usize {
     };
     let (seen, scans, killed) = tokio::join!(load, scanner, killer);
     let lost = seen.lost();
-    eprintln!(
-        "{scans} scans during the load, {killed} connections killed, {lost} answers lost \
-         ({} of them as Internal with a cluster redirect)",
-        REDIRECT_ERRORS.load(Ordering::Relaxed)
-    );
+    eprintln!("{scans} scans during the load, {killed} connections killed, {lost} answers lost");
     if kill {
         assert!(killed > 0, "no connection was killed during the load");
     }
     settle(b).await;
-    // Only a cluster whose connections were killed retries a call that already ran.
-    check_counts(b, &seen, kill && b.is_cluster()).await;
-    eprintln!(
-        "{} over-counts from cluster retries",
-        REAPPLIED.load(Ordering::Relaxed)
-    );
+    check_counts(b, &seen).await;
     let keys = b.assert_all_keys_have_ttl().await;
     if b.is_redis() {
         // The resendable challenges are never deleted: a scan that misses them sees nothing.
