@@ -4,13 +4,18 @@
 //! moved into the closure, so at most `permits` hashes run at once and code traffic on the
 //! async workers never waits behind them. A caller that cannot get a permit within the bounded
 //! wait gets `RateLimited` (RESOURCE_EXHAUSTED) rather than queueing without limit.
+//!
+//! Each permit has its own argon2 memory (19 MiB at the default cost), allocated on first use
+//! and reused: argon2's own `hash_password` allocates and frees a block that size per call,
+//! and glibc, after the first such free, raises its mmap threshold and keeps the later blocks
+//! in its arenas, so RSS grew to hundreds of MiB after a burst of logins (BENCHMARKS.md).
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::{Output, ParamsString, PasswordHash, Salt, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use rand::TryRngCore;
 use rand::rngs::OsRng;
 use secrecy::{ExposeSecret, SecretString};
@@ -103,6 +108,8 @@ pub struct PasswordHasher {
 
 struct Inner {
     permits: Arc<Semaphore>,
+    /// One argon2 memory per permit in use so far; a permit holder takes one and gives it back.
+    memory: Arc<MemoryPool>,
     cost: HashCost,
     max_wait: Duration,
     /// A real hash of a random password, verified when the user does not exist so that an
@@ -115,10 +122,11 @@ impl PasswordHasher {
         let mut random = [0u8; 24];
         OsRng.unwrap_err().try_fill_bytes(&mut random).unwrap_or(());
         let dummy = Password(SecretString::from(hex::encode(random)));
-        let dummy_hash = hash_blocking(cost, &dummy)?;
+        let dummy_hash = hash_blocking(cost, &dummy, &mut Vec::new())?;
         Ok(Self {
             inner: Arc::new(Inner {
                 permits: Arc::new(Semaphore::new(permits.max(1))),
+                memory: Arc::new(MemoryPool::default()),
                 cost,
                 max_wait,
                 dummy_hash,
@@ -130,7 +138,8 @@ impl PasswordHasher {
     pub async fn hash(&self, password: &Password) -> Result<String, CoreError> {
         let cost = self.inner.cost;
         let password = password.clone();
-        self.run(move || hash_blocking(cost, &password)).await?
+        self.run(move |memory| hash_blocking(cost, &password, memory))
+            .await?
     }
 
     /// Verifies against `stored`, or against the dummy hash when there is no stored hash, so
@@ -145,7 +154,7 @@ impl PasswordHasher {
         let password = password.clone();
         let cost = self.inner.cost;
         let check = self
-            .run(move || verify_blocking(cost, &password, &stored))
+            .run(move |memory| verify_blocking(cost, &password, &stored, memory))
             .await?;
         Ok(PasswordCheck {
             matches: check.matches && real,
@@ -155,9 +164,10 @@ impl PasswordHasher {
 
     async fn run<T: Send + 'static>(
         &self,
-        work: impl FnOnce() -> T + Send + 'static,
+        work: impl FnOnce(&mut Vec<Block>) -> T + Send + 'static,
     ) -> Result<T, CoreError> {
         let permits = Arc::clone(&self.inner.permits);
+        let pool = Arc::clone(&self.inner.memory);
         let permit = tokio::time::timeout(self.inner.max_wait, permits.acquire_owned())
             .await
             .map_err(|_| CoreError::RateLimited {
@@ -168,49 +178,125 @@ impl PasswordHasher {
             // The permit lives in the closure: it is released when the hash is done, even if
             // the RPC that asked for it was cancelled meanwhile.
             let _permit = permit;
-            work()
+            let mut memory = pool.take();
+            let answer = work(&mut memory);
+            pool.give(memory);
+            answer
         })
         .await
         .map_err(|e| CoreError::Internal(e.into()))
     }
 }
 
-fn argon2(cost: HashCost) -> Result<Argon2<'static>, CoreError> {
-    let params = Params::new(cost.m_kib, cost.t, cost.p, Some(32))
-        .map_err(|e| CoreError::Internal(e.to_string().into()))?;
-    Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
+/// The argon2 memories of the permits. It never holds more than one per permit: a memory is
+/// taken by a permit holder and given back when its hash is done.
+#[derive(Default)]
+struct MemoryPool(Mutex<Vec<Vec<Block>>>);
+
+impl MemoryPool {
+    fn take(&self) -> Vec<Block> {
+        self.lock().pop().unwrap_or_default()
+    }
+
+    fn give(&self, memory: Vec<Block>) {
+        self.lock().push(memory);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Vec<Block>>> {
+        // A plain list, consistent after every push and pop.
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
-fn hash_blocking(cost: HashCost, password: &Password) -> Result<String, CoreError> {
+fn hash_blocking(
+    cost: HashCost,
+    password: &Password,
+    memory: &mut Vec<Block>,
+) -> Result<String, CoreError> {
+    let internal = |e: &dyn fmt::Display| CoreError::Internal(e.to_string().into());
     let mut salt = [0u8; 16];
     OsRng.unwrap_err().try_fill_bytes(&mut salt).unwrap_or(());
-    let salt =
-        SaltString::encode_b64(&salt).map_err(|e| CoreError::Internal(e.to_string().into()))?;
-    argon2(cost)?
-        .hash_password(password.bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| CoreError::Internal(e.to_string().into()))
+    let salt = SaltString::encode_b64(&salt).map_err(|e| internal(&e))?;
+    let params = Params::new(cost.m_kib, cost.t, cost.p, Some(32)).map_err(|e| internal(&e))?;
+    let hash = hash_in(
+        Algorithm::Argon2id,
+        Version::V0x13,
+        params,
+        password.bytes(),
+        salt.as_salt(),
+        memory,
+    )
+    .map_err(|e| internal(&e))?;
+    Ok(hash.to_string())
 }
 
-fn verify_blocking(cost: HashCost, password: &Password, stored: &str) -> PasswordCheck {
+/// What argon2's `PasswordHasher::hash_password_customized` computes, in `memory` (grown to
+/// the parameters' size when it is smaller) instead of a fresh allocation.
+fn hash_in<'a>(
+    algorithm: Algorithm,
+    version: Version,
+    params: Params,
+    password: &[u8],
+    salt: Salt<'a>,
+    memory: &mut Vec<Block>,
+) -> Result<PasswordHash<'a>, argon2::password_hash::Error> {
+    let mut salt_buf = [0u8; 64];
+    let salt_bytes = salt.decode_b64(&mut salt_buf)?;
+    let blocks = params.block_count();
+    if memory.len() < blocks {
+        memory.resize(blocks, Block::default());
+    }
+    let output_len = params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN);
+    let argon2 = Argon2::new(algorithm, version, params.clone());
+    let output = Output::init_with(output_len, |out| {
+        Ok(argon2.hash_password_into_with_memory(
+            password,
+            salt_bytes,
+            out,
+            &mut memory[..blocks],
+        )?)
+    })?;
+    Ok(PasswordHash {
+        algorithm: algorithm.ident(),
+        version: Some(version.into()),
+        params: ParamsString::try_from(&params)?,
+        salt: Some(salt),
+        hash: Some(output),
+    })
+}
+
+fn verify_blocking(
+    cost: HashCost,
+    password: &Password,
+    stored: &str,
+    memory: &mut Vec<Block>,
+) -> PasswordCheck {
+    let no = PasswordCheck {
+        matches: false,
+        needs_rehash: false,
+    };
     let Ok(parsed) = PasswordHash::new(stored) else {
-        return PasswordCheck {
-            matches: false,
-            needs_rehash: false,
-        };
+        return no;
     };
-    // Verification uses the parameters recorded in the hash itself.
-    let matches = Argon2::default()
-        .verify_password(password.bytes(), &parsed)
-        .is_ok();
-    let weaker = match Params::try_from(&parsed) {
-        Ok(p) => {
-            parsed.algorithm.as_str() != "argon2id"
-                || p.m_cost() < cost.m_kib
-                || p.t_cost() < cost.t
-        }
-        Err(_) => true,
+    // Verification uses the algorithm and parameters recorded in the hash itself.
+    let (Ok(algorithm), Ok(params), Some(salt), Some(expected)) = (
+        Algorithm::try_from(parsed.algorithm),
+        Params::try_from(&parsed),
+        parsed.salt,
+        parsed.hash,
+    ) else {
+        return no;
     };
+    let version = parsed
+        .version
+        .and_then(|v| Version::try_from(v).ok())
+        .unwrap_or_default();
+    let weaker = algorithm != Algorithm::Argon2id
+        || params.m_cost() < cost.m_kib
+        || params.t_cost() < cost.t;
+    // Output's equality is constant-time.
+    let matches = hash_in(algorithm, version, params, password.bytes(), salt, memory)
+        .is_ok_and(|computed| computed.hash == Some(expected));
     PasswordCheck {
         matches,
         needs_rehash: matches && weaker,
@@ -275,6 +361,43 @@ mod tests {
             PasswordCheck {
                 matches: false,
                 needs_rehash: false
+            }
+        );
+    }
+
+    /// The hashes made in the pooled memory are argon2's own, both ways.
+    #[tokio::test]
+    async fn pooled_hashes_match_argon2s_own() {
+        use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
+        let hasher = PasswordHasher::new(cheap(), 1, Duration::from_secs(5)).unwrap();
+        let pw = Password::for_login("correct horse battery staple").unwrap();
+        let ours = hasher.hash(&pw).await.unwrap();
+        let parsed = PasswordHash::new(&ours).unwrap();
+        assert!(
+            Argon2::default()
+                .verify_password(pw.bytes(), &parsed)
+                .is_ok()
+        );
+        let salt = SaltString::encode_b64(b"sixteen byte slt").unwrap();
+        let params = Params::new(1024, 1, 1, Some(32)).unwrap();
+        let theirs = Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+            .hash_password(pw.bytes(), &salt)
+            .unwrap()
+            .to_string();
+        assert!(hasher.verify(&pw, Some(&theirs)).await.unwrap().matches);
+        let wrong = Password::for_login("correct horse battery stapler").unwrap();
+        assert!(!hasher.verify(&wrong, Some(&theirs)).await.unwrap().matches);
+        // An argon2i hash with more memory than the pool's still verifies, and wants a rehash.
+        let heavier = Params::new(2048, 1, 1, Some(32)).unwrap();
+        let old = Argon2::new(Algorithm::Argon2i, Version::V0x13, heavier)
+            .hash_password(pw.bytes(), &salt)
+            .unwrap()
+            .to_string();
+        assert_eq!(
+            hasher.verify(&pw, Some(&old)).await.unwrap(),
+            PasswordCheck {
+                matches: true,
+                needs_rehash: true
             }
         );
     }
