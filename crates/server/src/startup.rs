@@ -20,7 +20,7 @@ use twostep_core::password::{HashCost, PasswordHasher};
 use twostep_core::ports::SessionEvents;
 use twostep_core::ports::SmsSettingsStore;
 use twostep_core::ports::{
-    NoRiskSource, NumberRiskCheck, ShortLivedStore, SmsSender, StaticSimSwapList,
+    NoProviderCodes, NoRiskSource, NumberRiskCheck, ShortLivedStore, SmsSender, StaticSimSwapList,
 };
 use twostep_core::session_cache::CachedSessions;
 use twostep_proto::v1::account_service_server::AccountServiceServer;
@@ -177,6 +177,7 @@ impl Application {
             kill_switch: KillSwitch::new(settings.sms_kill_switch),
             number_risk: number_risk(&settings),
             abandoned,
+            provider_codes: Arc::new(NoProviderCodes),
         });
         let default_tenant = admin::ensure_default_tenant(&deps)
             .await

@@ -34,8 +34,8 @@ use crate::clock::Clock;
 use crate::otp::CodeKey;
 use crate::password::PasswordHasher;
 use crate::ports::{
-    AuditLog, BackupCodeRepo, ConsumedChallenges, LockoutRepo, NumberRiskCheck, SessionRepo,
-    ShortLivedStore, SmsOutbox, SmsSettingsStore, TenantRepo, UserRepo,
+    AuditLog, BackupCodeRepo, ConsumedChallenges, LockoutRepo, NumberRiskCheck, ProviderCodes,
+    SessionRepo, ShortLivedStore, SmsOutbox, SmsSettingsStore, TenantRepo, UserRepo,
 };
 
 /// Everything a flow may reach. Built once at start-up and shared.
@@ -65,6 +65,9 @@ pub struct Deps {
     pub number_risk: Arc<dyn NumberRiskCheck>,
     /// Second factors of right passwords, watched until they are answered or expire (R13).
     pub abandoned: suspicious::AbandonedWatch,
+    /// Tenants whose codes a provider makes and checks (Twilio Verify); `NoProviderCodes`
+    /// when none can. Not consulted by the flows yet (issue 5, deliverable 3).
+    pub provider_codes: Arc<dyn ProviderCodes>,
 }
 
 /// What the calling service tells us about the end user's client. Rate limits, audit events

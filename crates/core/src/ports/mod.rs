@@ -5,6 +5,7 @@ mod api_clients;
 mod lockouts;
 mod number_risk;
 mod outbox;
+mod provider_codes;
 mod records;
 mod repos;
 mod session_events;
@@ -19,6 +20,7 @@ pub use outbox::{
     ClaimedOutboxMessage, NewOutboxMessage, OutboxOutcome, OutboxRecord, OutboxRepo, OutboxStatus,
     ReceiptOutcome, ReceiptStatus, SealedBody,
 };
+pub use provider_codes::{NoProviderCodes, ProviderCodeError, ProviderCodes};
 pub use records::{AuditLog, BackupCodeRepo, ConsumedChallenges, StoredBackupCode};
 pub use repos::{RepoError, SessionRepo, TenantRepo, TenantUpdate, UserRepo};
 pub use session_events::{BadRevocation, Revocation, RevocationListener, SessionEvents};
