@@ -2,8 +2,11 @@
 //! (XChaCha20-Poly1305, a random 192-bit nonce per message), bound to the row's id and tenant
 //! as associated data so a sealed body copied into another row does not open.
 //!
-//! Layout: `version (1) ‖ nonce (24) ‖ ciphertext ‖ tag (16)`; the plaintext is the E.164
-//! number, a newline, and the text.
+//! Layout: `version (1) ‖ nonce (24) ‖ ciphertext ‖ tag (16)`. Version 1's plaintext is the
+//! E.164 number, a newline, and the text. Version 2's starts with a kind marker and a newline
+//! (`text` or `provider_code`: a provider-managed code to start, whose text is empty), then
+//! as version 1. Text messages are still sealed as version 1, so a binary that opens only
+//! version 1 keeps sending them during a rolling upgrade.
 
 use std::fmt;
 
@@ -17,6 +20,10 @@ use twostep_core::ids::TenantId;
 use twostep_core::ports::{SealedBody, SmsText};
 
 const VERSION: u8 = 1;
+/// Version 2: a kind marker before the number.
+const VERSION_KIND: u8 = 2;
+const KIND_TEXT: &str = "text";
+const KIND_PROVIDER_CODE: &str = "provider_code";
 const NONCE_LEN: usize = 24;
 const TAG_LEN: usize = 16;
 
@@ -74,7 +81,7 @@ impl OutboxKey {
         XChaCha20Poly1305::new(&(*self.key.expose_secret()).into())
     }
 
-    /// Seals `to` (E.164) and `text` for the row `row` of `tenant`.
+    /// Seals `to` (E.164) and `text` for the row `row` of `tenant` (version 1).
     pub fn seal(
         &self,
         row: uuid::Uuid,
@@ -82,12 +89,38 @@ impl OutboxKey {
         to: &str,
         text: &str,
     ) -> Result<SealedBody, SealError> {
+        self.seal_version(row, tenant, VERSION, format!("{to}\n{text}"))
+    }
+
+    /// Seals the start of a provider-managed code to `to` (E.164): no text, the kind marker
+    /// `provider_code` (version 2). It opens with [`Opened::provider_code`] set.
+    pub fn seal_provider_code(
+        &self,
+        row: uuid::Uuid,
+        tenant: TenantId,
+        to: &str,
+    ) -> Result<SealedBody, SealError> {
+        self.seal_version(
+            row,
+            tenant,
+            VERSION_KIND,
+            format!("{KIND_PROVIDER_CODE}\n{to}\n"),
+        )
+    }
+
+    fn seal_version(
+        &self,
+        row: uuid::Uuid,
+        tenant: TenantId,
+        version: u8,
+        plaintext: String,
+    ) -> Result<SealedBody, SealError> {
         let mut nonce = [0u8; NONCE_LEN];
         OsRng
             .try_fill_bytes(&mut nonce)
             .map_err(|_| SealError::Random)?;
-        let plaintext = secrecy::SecretString::from(format!("{to}\n{text}"));
-        let aad = aad(row, tenant);
+        let plaintext = secrecy::SecretString::from(plaintext);
+        let aad = aad(version, row, tenant);
         let sealed = self
             .cipher()
             .encrypt(
@@ -99,13 +132,14 @@ impl OutboxKey {
             )
             .map_err(|_| SealError::Open)?;
         let mut out = Vec::with_capacity(1 + NONCE_LEN + sealed.len());
-        out.push(VERSION);
+        out.push(version);
         out.extend_from_slice(&nonce);
         out.extend_from_slice(&sealed);
         Ok(SealedBody(out))
     }
 
-    /// Opens what [`OutboxKey::seal`] sealed for the same row and tenant: `(to, text)`.
+    /// Opens what [`OutboxKey::seal`] or [`OutboxKey::seal_provider_code`] sealed for the
+    /// same row and tenant. A version 1 body is a text message.
     pub fn open(
         &self,
         row: uuid::Uuid,
@@ -113,11 +147,12 @@ impl OutboxKey {
         body: &SealedBody,
     ) -> Result<Opened, SealError> {
         let bytes = &body.0;
-        if bytes.len() < 1 + NONCE_LEN + TAG_LEN || bytes[0] != VERSION {
+        let version = *bytes.first().ok_or(SealError::Open)?;
+        if bytes.len() < 1 + NONCE_LEN + TAG_LEN || !matches!(version, VERSION | VERSION_KIND) {
             return Err(SealError::Open);
         }
         let nonce = XNonce::try_from(&bytes[1..=NONCE_LEN]).map_err(|_| SealError::Open)?;
-        let aad = aad(row, tenant);
+        let aad = aad(version, row, tenant);
         let plain = self
             .cipher()
             .decrypt(
@@ -130,13 +165,19 @@ impl OutboxKey {
             .map_err(|_| SealError::Open)?;
         let plain =
             secrecy::SecretString::from(String::from_utf8(plain).map_err(|_| SealError::Open)?);
-        let (to, text) = plain
-            .expose_secret()
-            .split_once('\n')
-            .ok_or(SealError::Open)?;
+        let (provider_code, rest) = match version {
+            VERSION => (false, plain.expose_secret()),
+            _ => match plain.expose_secret().split_once('\n') {
+                Some((KIND_TEXT, rest)) => (false, rest),
+                Some((KIND_PROVIDER_CODE, rest)) => (true, rest),
+                _ => return Err(SealError::Open),
+            },
+        };
+        let (to, text) = rest.split_once('\n').ok_or(SealError::Open)?;
         Ok(Opened {
             to: to.to_owned(),
             text: SmsText::new(text.to_owned()),
+            provider_code,
         })
     }
 }
@@ -152,11 +193,15 @@ pub struct Opened {
     /// The number in E.164.
     pub to: String,
     pub text: SmsText,
+    /// A provider-managed code to start (version 2, kind `provider_code`); `text` is empty.
+    pub provider_code: bool,
 }
 
-fn aad(row: uuid::Uuid, tenant: TenantId) -> [u8; 33] {
+/// The associated data: the body's version, the row and the tenant, so neither a body copied
+/// into another row nor a version byte changed in place opens.
+fn aad(version: u8, row: uuid::Uuid, tenant: TenantId) -> [u8; 33] {
     let mut aad = [0u8; 33];
-    aad[0] = VERSION;
+    aad[0] = version;
     aad[1..17].copy_from_slice(row.as_bytes());
     aad[17..].copy_from_slice(tenant.as_uuid().as_bytes());
     aad
@@ -220,6 +265,54 @@ mod tests {
         damaged.0[last] ^= 1;
         assert!(key.open(row, tenant, &damaged).is_err());
         assert!(key.open(row, tenant, &SealedBody(vec![1, 2, 3])).is_err());
+    }
+
+    #[test]
+    fn a_provider_code_start_opens_as_one_and_a_version_1_body_as_text() {
+        let (key, row, tenant) = parts();
+        let start = key.seal_provider_code(row, tenant, TO).unwrap();
+        assert_eq!(start.0[0], VERSION_KIND);
+        let opened = key.open(row, tenant, &start).unwrap();
+        assert!(opened.provider_code);
+        assert_eq!(opened.to, TO);
+        assert_eq!(opened.text.expose(), "");
+        assert!(key.open(uuid::Uuid::new_v4(), tenant, &start).is_err());
+
+        let text = key.seal(row, tenant, TO, TEXT).unwrap();
+        assert_eq!(text.0[0], VERSION);
+        let opened = key.open(row, tenant, &text).unwrap();
+        assert!(!opened.provider_code);
+        assert_eq!(opened.text.expose(), TEXT);
+
+        // The version is bound as associated data: relabelling a body does not open it.
+        for (body, other) in [(start, VERSION), (text, VERSION_KIND)] {
+            let mut relabelled = body.clone();
+            relabelled.0[0] = other;
+            assert_eq!(
+                key.open(row, tenant, &relabelled).err(),
+                Some(SealError::Open)
+            );
+        }
+    }
+
+    #[test]
+    fn a_version_2_body_with_an_unknown_kind_does_not_open() {
+        let (key, row, tenant) = parts();
+        let body = key
+            .seal_version(row, tenant, VERSION_KIND, format!("fax\n{TO}\n"))
+            .unwrap();
+        assert_eq!(key.open(row, tenant, &body).err(), Some(SealError::Open));
+        let text = key
+            .seal_version(
+                row,
+                tenant,
+                VERSION_KIND,
+                format!("{KIND_TEXT}\n{TO}\n{TEXT}"),
+            )
+            .unwrap();
+        let opened = key.open(row, tenant, &text).unwrap();
+        assert!(!opened.provider_code);
+        assert_eq!(opened.text.expose(), TEXT);
     }
 
     #[test]
