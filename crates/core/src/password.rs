@@ -1,16 +1,23 @@
 //! Passwords: length rules, and argon2id hashing off the async runtime behind a semaphore.
 //!
-//! Hashing is the one expensive thing twostep does. It runs in `spawn_blocking` with a permit
-//! moved into the closure, so at most `permits` hashes run at once and code traffic on the
-//! async workers never waits behind them. A caller that cannot get a permit within the bounded
-//! wait gets `RateLimited` (RESOURCE_EXHAUSTED) rather than queueing without limit.
+//! Hashing is the one expensive thing twostep does. It runs on `permits` threads of its own,
+//! never on the async workers, and a caller first takes a permit (moved into the job, so it
+//! is released when the hash is done even if the RPC was cancelled): at most `permits` hashes
+//! run or wait at once. A caller that cannot get a permit within the bounded wait gets
+//! `RateLimited` (RESOURCE_EXHAUSTED) rather than queueing without limit.
 //!
-//! Each permit has its own argon2 memory (19 MiB at the default cost), allocated on first use
-//! and reused: argon2's own `hash_password` allocates and frees a block that size per call,
-//! and glibc, after the first such free, raises its mmap threshold and keeps the later blocks
-//! in its arenas, so RSS grew to hundreds of MiB after a burst of logins (BENCHMARKS.md).
+//! The hash threads run at a lower CPU priority (nice 10), so that on a busy core the async
+//! workers, Redis and PostgreSQL preempt a hash rather than wait behind it: code traffic keeps
+//! its latency during a burst of password logins (S5 in BENCHMARKS.md). On an idle core a
+//! hash runs at full speed.
+//!
+//! Each thread has its own argon2 memory (19 MiB at the default cost), allocated on its first
+//! hash and reused: argon2's own `hash_password` allocates and frees a block that size per
+//! call, and glibc, after the first such free, raises its mmap threshold and keeps the later
+//! blocks in its arenas, so RSS grew to hundreds of MiB after a burst of logins.
 
 use std::fmt;
+use std::sync::mpsc;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -19,7 +26,7 @@ use argon2::{Algorithm, Argon2, Block, Params, Version};
 use rand::TryRngCore;
 use rand::rngs::OsRng;
 use secrecy::{ExposeSecret, SecretString};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 use unicode_normalization::UnicodeNormalization;
 
 use crate::error::CoreError;
@@ -108,8 +115,8 @@ pub struct PasswordHasher {
 
 struct Inner {
     permits: Arc<Semaphore>,
-    /// One argon2 memory per permit in use so far; a permit holder takes one and gives it back.
-    memory: Arc<MemoryPool>,
+    /// The hash threads' queue; they stop when the last hasher clone drops it.
+    jobs: mpsc::Sender<Job>,
     cost: HashCost,
     max_wait: Duration,
     /// A real hash of a random password, verified when the user does not exist so that an
@@ -123,10 +130,12 @@ impl PasswordHasher {
         OsRng.unwrap_err().try_fill_bytes(&mut random).unwrap_or(());
         let dummy = Password(SecretString::from(hex::encode(random)));
         let dummy_hash = hash_blocking(cost, &dummy, &mut Vec::new())?;
+        let permits = permits.max(1);
+        let jobs = start_threads(permits)?;
         Ok(Self {
             inner: Arc::new(Inner {
-                permits: Arc::new(Semaphore::new(permits.max(1))),
-                memory: Arc::new(MemoryPool::default()),
+                permits: Arc::new(Semaphore::new(permits)),
+                jobs,
                 cost,
                 max_wait,
                 dummy_hash,
@@ -167,46 +176,80 @@ impl PasswordHasher {
         work: impl FnOnce(&mut Vec<Block>) -> T + Send + 'static,
     ) -> Result<T, CoreError> {
         let permits = Arc::clone(&self.inner.permits);
-        let pool = Arc::clone(&self.inner.memory);
         let permit = tokio::time::timeout(self.inner.max_wait, permits.acquire_owned())
             .await
             .map_err(|_| CoreError::RateLimited {
                 retry_after: Duration::from_secs(1),
             })?
             .map_err(|e| CoreError::Internal(e.into()))?;
-        tokio::task::spawn_blocking(move || {
-            // The permit lives in the closure: it is released when the hash is done, even if
-            // the RPC that asked for it was cancelled meanwhile.
-            let _permit = permit;
-            let mut memory = pool.take();
-            let answer = work(&mut memory);
-            pool.give(memory);
-            answer
-        })
-        .await
-        .map_err(|e| CoreError::Internal(e.into()))
+        let (answer_tx, answer_rx) = oneshot::channel();
+        let job = Job {
+            permit,
+            work: Box::new(move |memory| {
+                // The caller may be gone (a cancelled RPC); the hash was still done.
+                let _ = answer_tx.send(work(memory));
+            }),
+        };
+        self.inner
+            .jobs
+            .send(job)
+            .map_err(|_| CoreError::Internal("the password hash threads stopped".into()))?;
+        answer_rx
+            .await
+            .map_err(|_| CoreError::Internal("a password hash thread failed".into()))
     }
 }
 
-/// The argon2 memories of the permits. It never holds more than one per permit: a memory is
-/// taken by a permit holder and given back when its hash is done.
-#[derive(Default)]
-struct MemoryPool(Mutex<Vec<Vec<Block>>>);
+/// One hash for a hash thread, with the permit it holds until it is done.
+struct Job {
+    permit: OwnedSemaphorePermit,
+    work: HashWork,
+}
 
-impl MemoryPool {
-    fn take(&self) -> Vec<Block> {
-        self.lock().pop().unwrap_or_default()
+/// A hash to run in the thread's argon2 memory; it sends its own answer.
+type HashWork = Box<dyn FnOnce(&mut Vec<Block>) + Send>;
+
+/// Starts `count` hash threads sharing one queue; they end when its sender is dropped.
+fn start_threads(count: usize) -> Result<mpsc::Sender<Job>, CoreError> {
+    let (tx, rx) = mpsc::channel::<Job>();
+    let rx = Arc::new(Mutex::new(rx));
+    for i in 0..count {
+        let rx = Arc::clone(&rx);
+        std::thread::Builder::new()
+            .name(format!("twostep-argon2-{i}"))
+            .spawn(move || hash_thread(&rx))
+            .map_err(|e| CoreError::Internal(e.into()))?;
     }
+    Ok(tx)
+}
 
-    fn give(&self, memory: Vec<Block>) {
-        self.lock().push(memory);
-    }
+/// The niceness of the hash threads: below the async workers (0), above nothing else.
+const HASH_THREAD_NICE: i32 = 10;
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Vec<Block>>> {
-        // A plain list, consistent after every push and pop.
-        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+fn hash_thread(jobs: &Mutex<mpsc::Receiver<Job>>) {
+    lower_priority();
+    let mut memory = Vec::new();
+    loop {
+        // The lock is held only while waiting for the next job, never during a hash.
+        let next = jobs.lock().unwrap_or_else(PoisonError::into_inner).recv();
+        let Ok(job) = next else { return };
+        (job.work)(&mut memory);
+        drop(job.permit);
     }
 }
+
+/// Lowers this thread's priority (Linux applies `setpriority` to one thread when given its
+/// id). A refusal only costs latency under load, so it is logged, not fatal.
+#[cfg(target_os = "linux")]
+fn lower_priority() {
+    let me = rustix::thread::gettid();
+    if let Err(e) = rustix::process::setpriority_process(Some(me), HASH_THREAD_NICE) {
+        tracing::warn!(error = %e, "could not lower the password hash thread's priority");
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn lower_priority() {}
 
 fn hash_blocking(
     cost: HashCost,
@@ -400,6 +443,46 @@ mod tests {
                 needs_rehash: true
             }
         );
+    }
+
+    /// The hash threads run below the async workers' priority (S5: code traffic preempts them).
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn hash_threads_run_at_a_lower_priority() {
+        let hasher = PasswordHasher::new(cheap(), 2, Duration::from_secs(5)).unwrap();
+        let pw = Password::for_login("anything at all").unwrap();
+        hasher.hash(&pw).await.unwrap();
+        // The thread that did not hash may not have run yet: wait (bounded) for it.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        let nices = loop {
+            let nices = hash_thread_nices();
+            if nices.len() >= 2 && nices.iter().all(|n| n == "10")
+                || std::time::Instant::now() > deadline
+            {
+                break nices;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        assert!(nices.len() >= 2, "{nices:?}");
+        assert!(nices.iter().all(|n| n == "10"), "{nices:?}");
+    }
+
+    /// The nice value of each hash thread of this process.
+    #[cfg(target_os = "linux")]
+    fn hash_thread_nices() -> Vec<String> {
+        let mut nices = Vec::new();
+        for task in std::fs::read_dir("/proc/self/task").unwrap() {
+            let dir = task.unwrap().path();
+            let comm = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
+            if comm.trim().starts_with("twostep-argon2") {
+                let stat = std::fs::read_to_string(dir.join("stat")).unwrap_or_default();
+                // Field 19 is the nice value; the fields after the ")" of comm start at 3.
+                if let Some((_, after)) = stat.rsplit_once(')') {
+                    nices.extend(after.split_whitespace().nth(16).map(str::to_owned));
+                }
+            }
+        }
+        nices
     }
 
     #[tokio::test]
