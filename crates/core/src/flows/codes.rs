@@ -80,7 +80,8 @@ pub async fn issue(
         resend_cooldown: policy.code.resend_cooldown,
     };
     deps.store.create_challenge(&challenge).await?;
-    if !new.decoy && fixed.is_none() {
+    // A decoy's text is queued too, unsendable (see `send_code`): the same work (R19).
+    if fixed.is_none() {
         send_code(deps, tenant, &challenge, &code, new.locale).await?;
     }
     tracing::debug!(challenge = %id, purpose = new.purpose.as_str(), "challenge created");
@@ -124,7 +125,7 @@ pub async fn resend(
         .await?
     {
         ResendOutcome::Resent(challenge) => {
-            if !challenge.decoy && fixed.is_none() {
+            if fixed.is_none() {
                 send_code(deps, tenant, &challenge, &code, &client.locale).await?;
             }
             Ok(view(&challenge, tenant, now))
@@ -201,6 +202,15 @@ async fn send_code(
     let settings = deps.sms_settings.get(tenant.id).await?;
     let lifetime = tenant.policy.code.lifetime;
     let text = texts::code_message(&settings, tenant, locale, phone, code, lifetime);
+    // A decoy (R18) costs what a real code costs, a rendered text and a committed outbox row,
+    // so that its answer takes as long (R19); but its row expired before it was written (the
+    // epoch, whatever the clocks of the instances), and the outbox never sends an expired row:
+    // its sweep marks it expired and erases the body. Its code matches nothing anyway.
+    let expires_at = if challenge.decoy {
+        DateTime::<Utc>::UNIX_EPOCH
+    } else {
+        challenge.expires_at
+    };
     deps.outbox
         .enqueue(OutgoingSms {
             tenant: tenant.id,
@@ -208,7 +218,7 @@ async fn send_code(
             text,
             purpose: Some(challenge.purpose),
             idempotency_key: format!("{}:{}", challenge.id, challenge.sends),
-            expires_at: challenge.expires_at,
+            expires_at,
         })
         .await?;
     Ok(())
