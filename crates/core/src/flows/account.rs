@@ -258,6 +258,7 @@ async fn issue_verification(
         user: Some(user.id),
         phone,
         decoy: taken,
+        decoy_stand_in: true,
         context,
         locale: &client.locale,
     };

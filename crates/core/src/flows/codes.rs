@@ -38,6 +38,10 @@ pub struct NewCode<'a> {
     pub phone: &'a PhoneNumber,
     /// A decoy is stored and answered like a real challenge, but sends nothing (R18).
     pub decoy: bool,
+    /// For a decoy: queue an unsendable text where the code's would be, so the call costs the
+    /// same (R19; see `send_code`). False when the caller queues a real text in its place
+    /// (the notice to a number's owner on a registration attempt).
+    pub decoy_stand_in: bool,
     pub context: String,
     /// The request's locale (`nl-NL`), for the text's language; empty: the number's country.
     pub locale: &'a str,
@@ -81,7 +85,7 @@ pub async fn issue(
     };
     deps.store.create_challenge(&challenge).await?;
     // A decoy's text is queued too, unsendable (see `send_code`): the same work (R19).
-    if fixed.is_none() {
+    if fixed.is_none() && (!new.decoy || new.decoy_stand_in) {
         send_code(deps, tenant, &challenge, &code, new.locale).await?;
     }
     tracing::debug!(challenge = %id, purpose = new.purpose.as_str(), "challenge created");

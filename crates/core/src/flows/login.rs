@@ -27,6 +27,7 @@ pub async fn start_phone_login(
         user: if real { user.map(|u| u.id) } else { None },
         phone: &phone,
         decoy: !real,
+        decoy_stand_in: true,
         context: client.device_id.clone(),
         locale: &client.locale,
     };

@@ -121,6 +121,7 @@ async fn next_step(
                 user: Some(user.id),
                 phone,
                 decoy: false,
+                decoy_stand_in: true,
                 context: client.device_id.clone(),
                 locale: &client.locale,
             };

@@ -192,6 +192,7 @@ async fn send_step_up(
         user: Some(user.id),
         phone,
         decoy: false,
+        decoy_stand_in: true,
         context: action.context(),
         locale: &client.locale,
     };

@@ -150,6 +150,8 @@ async fn send_registration_code(
         user: None,
         phone,
         decoy: owner.is_some(),
+        // The notice to the owner takes the code's place in the outbox.
+        decoy_stand_in: false,
         context,
         locale: &client.locale,
     };
