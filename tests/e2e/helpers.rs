@@ -42,6 +42,63 @@ pub async fn create_phone_user(server: &TestServer, phone: &str) -> String {
     user.user_id
 }
 
+/// Creates a customer of `tenant` with `phone` verified, so a phone login to it sends a code.
+pub async fn create_phone_user_in(server: &TestServer, tenant: &str, phone: &str) {
+    let req = pb::CreateUserRequest {
+        display_name: "Ada".into(),
+        phone_number: phone.into(),
+        phone_verified: true,
+        ..Default::default()
+    };
+    server
+        .admin()
+        .await
+        .create_user(for_tenant(tenant, req))
+        .await
+        .unwrap();
+}
+
+/// StartLogin by phone in `tenant` from `client`, the whole response (metadata included).
+pub async fn start_phone_login_in(
+    server: &TestServer,
+    tenant: &str,
+    phone: &str,
+    client: Option<pb::ClientContext>,
+) -> Result<tonic::Response<pb::StartLoginResponse>, tonic::Status> {
+    let req = pb::StartLoginRequest {
+        client,
+        method: Some(pb::start_login_request::Method::Phone(
+            pb::PhoneCredentials {
+                phone_number: phone.into(),
+            },
+        )),
+    };
+    server
+        .auth()
+        .await
+        .start_login(for_tenant(tenant, req))
+        .await
+}
+
+/// RESOURCE_EXHAUSTED with a RetryInfo delay, and the same seconds in the message; the delay.
+#[track_caller]
+pub fn assert_retry_after(status: &tonic::Status) -> std::time::Duration {
+    use tonic_types::StatusExt as _;
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+    let delay = status
+        .get_details_retry_info()
+        .and_then(|r| r.retry_delay)
+        .expect("RetryInfo with a delay");
+    assert!(delay.as_secs() > 0, "{delay:?}");
+    assert!(
+        status
+            .message()
+            .contains(&format!("retry after {} s", delay.as_secs())),
+        "{status:?}"
+    );
+    delay
+}
+
 pub async fn start_phone_login(
     server: &TestServer,
     phone: &str,

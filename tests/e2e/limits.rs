@@ -2,7 +2,6 @@
 //! an oracle nor reopened by a Redis flush, and the SMS kill switch.
 
 use tonic::Code;
-use tonic_types::StatusExt;
 use twostep_proto::v1 as pb;
 use twostep_tests::{Backend, RedisServer, SharedStores, TestServer};
 
@@ -29,18 +28,7 @@ async fn phone_login_from(
     phone: &str,
     client: Option<pb::ClientContext>,
 ) -> Result<pb::Challenge, tonic::Status> {
-    let req = pb::StartLoginRequest {
-        client,
-        method: Some(pb::start_login_request::Method::Phone(
-            pb::PhoneCredentials {
-                phone_number: phone.into(),
-            },
-        )),
-    };
-    let res = server
-        .auth()
-        .await
-        .start_login(for_tenant(tenant, req))
+    let res = start_phone_login_in(server, tenant, phone, client)
         .await?
         .into_inner();
     match res.result {
@@ -68,20 +56,10 @@ async fn resend_in(
 
 /// RESOURCE_EXHAUSTED with a RetryInfo delay and the seconds in the message.
 #[track_caller]
-fn assert_retry_after<T: std::fmt::Debug>(res: Result<T, tonic::Status>) -> std::time::Duration {
-    let status = assert_code(res, Code::ResourceExhausted);
-    let delay = status
-        .get_details_retry_info()
-        .and_then(|r| r.retry_delay)
-        .expect("RetryInfo with a delay");
-    assert!(delay.as_secs() > 0, "{delay:?}");
-    assert!(
-        status
-            .message()
-            .contains(&format!("retry after {} s", delay.as_secs())),
-        "{status:?}"
-    );
-    delay
+fn assert_refused_with_retry_after<T: std::fmt::Debug>(
+    res: Result<T, tonic::Status>,
+) -> std::time::Duration {
+    assert_retry_after(&assert_code(res, Code::ResourceExhausted))
 }
 
 /// A wrong code that is surely not the right one.
@@ -114,10 +92,10 @@ async fn eleventh_sms_refused_with_retry_after() {
         }
     }
     let sent = server.sms_count(&last_four(&known));
-    let known_delay = assert_retry_after(
+    let known_delay = assert_refused_with_retry_after(
         phone_login_from(&server, "default", &known, from("198.51.100.3")).await,
     );
-    let unknown_delay = assert_retry_after(
+    let unknown_delay = assert_refused_with_retry_after(
         phone_login_from(&server, "default", &unknown, from("198.51.100.4")).await,
     );
     // Both answers name the same kind of wait: up to a day.
@@ -151,7 +129,7 @@ async fn pumping_prefix_limit_blocks_adjacent_numbers() {
             .await
             .unwrap();
     }
-    assert_retry_after(phone_login_in(&server, &tenant, "+1 415 555 0177").await);
+    assert_refused_with_retry_after(phone_login_in(&server, &tenant, "+1 415 555 0177").await);
     // Another prefix still has its budget.
     phone_login_in(&server, &tenant, "+1 415 556 0177")
         .await
@@ -200,7 +178,7 @@ async fn r15_resend_cooldown_answers_retry_after() {
     let wait = resent.resend_after.unwrap().seconds;
     // 1 min ± 20 %.
     assert!((47..=72).contains(&wait), "{wait}");
-    assert_retry_after(resend_in(&server, &tenant, &challenge.challenge_id).await);
+    assert_refused_with_retry_after(resend_in(&server, &tenant, &challenge.challenge_id).await);
 }
 
 /// The tenant policy for the lockout tests: small thresholds, long delays.

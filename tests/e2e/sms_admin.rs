@@ -46,23 +46,6 @@ fn set(
     for_tenant(tenant, req)
 }
 
-async fn create_user_in(server: &TestServer, tenant: &str, phone: &str) {
-    server
-        .admin()
-        .await
-        .create_user(for_tenant(
-            tenant,
-            pb::CreateUserRequest {
-                display_name: "Ada".into(),
-                phone_number: phone.into(),
-                phone_verified: true,
-                ..Default::default()
-            },
-        ))
-        .await
-        .unwrap();
-}
-
 async fn login_in(
     server: &TestServer,
     tenant: &str,
@@ -120,7 +103,7 @@ async fn a_tenants_providers_carry_its_codes_and_secrets_never_come_back() {
     let fake = FakeProvider::start(Duration::ZERO).await;
     let tenant = create_tenant(&server, policy(pb::TwoStepMode::Optional)).await;
     let phone = random_us_number();
-    create_user_in(&server, &tenant, &phone).await;
+    create_phone_user_in(&server, &tenant, &phone).await;
     let mut admin = server.admin().await;
 
     let res = admin
@@ -244,7 +227,7 @@ async fn a_tenants_providers_carry_its_codes_and_secrets_never_come_back() {
         .unwrap();
     let before = fake.messages().len();
     let other = random_us_number();
-    create_user_in(&server, &tenant, &other).await;
+    create_phone_user_in(&server, &tenant, &other).await;
     login_in(&server, &tenant, &other, "").await.unwrap();
     let sms = fake.wait_for(&other).await;
     assert!(sms.head.contains(&format!("x-api-key: {SECRET}")));
@@ -380,7 +363,7 @@ async fn test_number_flow(backend: Backend) {
     let tenant = create_tenant(&server, policy(pb::TwoStepMode::Optional)).await;
     let phone = random_us_number();
     let four = last_four(&phone);
-    create_user_in(&server, &tenant, &phone).await;
+    create_phone_user_in(&server, &tenant, &phone).await;
     let mut admin = server.admin().await;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -514,7 +497,7 @@ async fn templates_render_in_the_requests_language_with_the_webotp_line() {
     let tenant = create_tenant(&server, policy(pb::TwoStepMode::Optional)).await;
     let phone = random_us_number();
     let four = last_four(&phone);
-    create_user_in(&server, &tenant, &phone).await;
+    create_phone_user_in(&server, &tenant, &phone).await;
     let mut admin = server.admin().await;
     let template = |kind: pb::SmsTemplateKind, locale: &str, text: &str| pb::SmsTemplate {
         kind: kind.into(),
