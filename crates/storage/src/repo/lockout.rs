@@ -1,20 +1,17 @@
-//! [`LockoutRepo`] over the `account_lockouts` table. Each admission is one transaction whose
-//! first write takes the row's lock (PostgreSQL) or the database's write lock (SQLite), so
+//! [`LockoutRepo`] over the `account_lockouts` table. Each admission is one upsert statement
+//! whose conflict takes the row's lock (PostgreSQL) or the database's write lock (SQLite), so
 //! racing attempts on one account are decided one after the other (R8), and the hard lock can
 //! never be overrun.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
-use sea_orm::{
-    ColumnTrait, Condition, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter,
-    TransactionTrait,
-};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, InsertStatement, OnConflict, Query};
+use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use twostep_core::ids::{TenantId, UserId};
 use twostep_core::ports::{Admission, Factor, LockRule, LockoutRepo, LockoutState, RepoError};
 
 use super::db_time;
-use crate::entity::account_lockout::{self, Column, Entity};
+use crate::entity::account_lockout::{Column, Entity};
 use crate::error::repo_err;
 
 #[derive(Debug, Clone)]
@@ -32,6 +29,105 @@ fn count(n: i32) -> u32 {
     u32::try_from(n).unwrap_or(0)
 }
 
+fn deadline(rule: &LockRule, failures: u32, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    rule.delay_after(failures)
+        .and_then(|d| chrono::Duration::from_std(d).ok())
+        .map(|d| now + d)
+}
+
+/// One admission as a single upsert, so that it costs one round trip and one commit: a first
+/// attempt inserts failure number 1; a later one counts `failures + 1` and sets the lock
+/// deadlines in the same statement, but only while no lock holds (the `WHERE` of the
+/// `DO UPDATE`). The conflict takes the row lock (PostgreSQL) or the write lock (SQLite), so
+/// racing attempts are decided one after the other (R8). A refused attempt updates nothing and
+/// returns no row.
+fn admission(
+    tenant: TenantId,
+    user: UserId,
+    factor: Factor,
+    rule: &LockRule,
+    now: DateTime<Utc>,
+) -> InsertStatement {
+    let failures = || Expr::col((Entity, Column::Failures));
+    let next = || failures().add(1);
+    let hard_at = i32::try_from(rule.hard_at).unwrap_or(i32::MAX);
+    let mut open = Expr::col((Entity, Column::TenantId))
+        .eq(tenant.as_uuid())
+        .and(
+            Expr::col((Entity, Column::LockedUntil))
+                .is_null()
+                .or(Expr::col((Entity, Column::LockedUntil)).lte(now)),
+        );
+    if !rule.past_hard_lock {
+        open = open.and(Expr::col((Entity, Column::HardLockedAt)).is_null());
+    }
+    let hard_locked_at = Func::coalesce([
+        Expr::col((Entity, Column::HardLockedAt)),
+        Expr::case(next().gte(hard_at), Expr::value(now))
+            .finally(Expr::value(Option::<DateTime<Utc>>::None))
+            .into(),
+    ]);
+    let mut conflict = OnConflict::columns([Column::UserId, Column::Factor]);
+    conflict
+        .value(Column::Failures, next())
+        .value(Column::LockedUntil, locked_until(rule, next(), now))
+        .value(Column::HardLockedAt, hard_locked_at)
+        .value(Column::UpdatedAt, Expr::value(now))
+        .action_and_where(open);
+    Query::insert()
+        .into_table(Entity)
+        .columns([
+            Column::UserId,
+            Column::Factor,
+            Column::TenantId,
+            Column::Failures,
+            Column::LockedUntil,
+            Column::HardLockedAt,
+            Column::UpdatedAt,
+        ])
+        .values_panic([
+            user.as_uuid().into(),
+            factor.as_str().into(),
+            tenant.as_uuid().into(),
+            1i32.into(),
+            Expr::value(deadline(rule, 1, now)),
+            Expr::value((1 >= rule.hard_at).then_some(now)),
+            now.into(),
+        ])
+        .on_conflict(conflict)
+        .returning_col(Column::Failures)
+        .to_owned()
+}
+
+/// The soft-lock deadline after failure number `failures` (an SQL expression), as a `CASE` over
+/// the few counts whose delay is still doubling; past those the delay is the maximum.
+fn locked_until(rule: &LockRule, failures: Expr, now: DateTime<Utc>) -> Expr {
+    let none = Expr::value(Option::<DateTime<Utc>>::None);
+    let soft_at = i32::try_from(rule.soft_at).unwrap_or(i32::MAX);
+    let mut case = Expr::case(failures.clone().lt(soft_at), none.clone());
+    let mut n = rule.soft_at;
+    // At most 32 doublings before `delay_after` saturates; the loop ends sooner when the delay
+    // reaches the maximum.
+    for _ in 0..32 {
+        let Some(delay) = rule.delay_after(n) else {
+            break;
+        };
+        if delay >= rule.max_delay {
+            break;
+        }
+        let Ok(count) = i32::try_from(n) else { break };
+        case = case.case(
+            failures.clone().eq(count),
+            Expr::value(deadline(rule, n, now)),
+        );
+        n = n.saturating_add(1);
+    }
+    let longest = chrono::Duration::from_std(rule.max_delay)
+        .ok()
+        .map(|d| now + d);
+    case.finally(Expr::value(longest)).into()
+}
+
 #[async_trait]
 impl LockoutRepo for SqlLockoutRepo {
     async fn admit(
@@ -43,75 +139,15 @@ impl LockoutRepo for SqlLockoutRepo {
         now: DateTime<Utc>,
     ) -> Result<Admission, RepoError> {
         let now = db_time(now);
-        let txn = self.db.begin().await.map_err(repo_err)?;
-        let fresh = account_lockout::Model {
-            user_id: user.as_uuid(),
-            factor: factor.as_str().to_owned(),
-            tenant_id: tenant.as_uuid(),
-            failures: 0,
-            locked_until: None,
-            hard_locked_at: None,
-            updated_at: now,
-        }
-        .into_active_model();
-        Entity::insert(fresh)
-            .on_conflict(
-                OnConflict::columns([Column::UserId, Column::Factor])
-                    .do_nothing()
-                    .to_owned(),
-            )
-            .exec_without_returning(&txn)
-            .await
-            .map_err(repo_err)?;
-        // The decision: count the attempt only while no lock holds.
-        let mut open = Condition::all()
-            .add(Column::UserId.eq(user.as_uuid()))
-            .add(Column::Factor.eq(factor.as_str()))
-            .add(Column::TenantId.eq(tenant.as_uuid()))
-            .add(
-                Condition::any()
-                    .add(Column::LockedUntil.is_null())
-                    .add(Column::LockedUntil.lte(now)),
-            );
-        if !rule.past_hard_lock {
-            open = open.add(Column::HardLockedAt.is_null());
-        }
-        let counted = Entity::update_many()
-            .col_expr(Column::Failures, Expr::col(Column::Failures).add(1))
-            .col_expr(Column::UpdatedAt, Expr::value(now))
-            .filter(open)
-            .exec(&txn)
-            .await
-            .map_err(repo_err)?;
-        if counted.rows_affected == 0 {
-            txn.commit().await.map_err(repo_err)?;
+        let statement = admission(tenant, user, factor, rule, now);
+        let Some(row) = self.db.query_one(&statement).await.map_err(repo_err)? else {
             return Ok(Admission::Refused);
-        }
-        let row = Entity::find_by_id((user.as_uuid(), factor.as_str().to_owned()))
-            .one(&txn)
-            .await
-            .map_err(repo_err)?
-            .ok_or_else(|| RepoError::Internal("lockout row vanished".into()))?;
-        let failures = count(row.failures);
-        let locked_until = rule
-            .delay_after(failures)
-            .and_then(|d| chrono::Duration::from_std(d).ok())
-            .map(|d| now + d);
-        let hard_locked = failures >= rule.hard_at;
-        let hard_locked_at = row.hard_locked_at.or(hard_locked.then_some(now));
-        Entity::update_many()
-            .col_expr(Column::LockedUntil, Expr::value(locked_until))
-            .col_expr(Column::HardLockedAt, Expr::value(hard_locked_at))
-            .filter(Column::UserId.eq(user.as_uuid()))
-            .filter(Column::Factor.eq(factor.as_str()))
-            .exec(&txn)
-            .await
-            .map_err(repo_err)?;
-        txn.commit().await.map_err(repo_err)?;
+        };
+        let failures = count(row.try_get::<i32>("", "failures").map_err(repo_err)?);
         Ok(Admission::Admitted {
             failures,
-            locked_until,
-            hard_locked,
+            locked_until: deadline(rule, failures, now),
+            hard_locked: failures >= rule.hard_at,
         })
     }
 
