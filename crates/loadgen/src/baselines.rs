@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use chrono::Utc;
 use futures::{StreamExt, TryStreamExt, stream};
 use redis::aio::ConnectionManager;
@@ -303,23 +303,35 @@ pub struct HashCost {
 }
 
 /// Times of `samples` argon2id hashes (32-byte output, 16-byte salt), one at a time on a
-/// blocking thread, in ms.
+/// blocking thread, in ms. One memory block is reused across hashes, as twostepd's hash
+/// threads do (`core::password`), so B2 is the hash alone, not an allocator's page faults.
 pub async fn argon2_samples(cost: HashCost, samples: usize) -> anyhow::Result<Vec<f64>> {
     tokio::task::spawn_blocking(move || {
         let params = Params::new(cost.m_kib, cost.t, cost.p, Some(32))
             .map_err(|e| anyhow::anyhow!("argon2 parameters: {e}"))?;
+        let mut memory = vec![Block::default(); params.block_count()];
         let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
         let mut out = [0u8; 32];
         // One unmeasured hash first: page faults of the fresh memory block.
         argon
-            .hash_password_into(b"warm-up password", b"sixteen byte slt", &mut out)
+            .hash_password_into_with_memory(
+                b"warm-up password",
+                b"sixteen byte slt",
+                &mut out,
+                &mut memory,
+            )
             .map_err(|e| anyhow::anyhow!("argon2: {e}"))?;
         let mut times = Vec::with_capacity(samples.max(1));
         for i in 0..samples.max(1) {
             let password = format!("correct-horse-battery-staple-{i}");
             let start = Instant::now();
             argon
-                .hash_password_into(password.as_bytes(), b"sixteen byte slt", &mut out)
+                .hash_password_into_with_memory(
+                    password.as_bytes(),
+                    b"sixteen byte slt",
+                    &mut out,
+                    &mut memory,
+                )
                 .map_err(|e| anyhow::anyhow!("argon2: {e}"))?;
             times.push(start.elapsed().as_secs_f64() * 1e3);
         }
