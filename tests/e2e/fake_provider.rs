@@ -89,15 +89,30 @@ impl Drop for FakeProvider {
     }
 }
 
-async fn serve(mut conn: TcpStream, sink: Arc<Mutex<Vec<Received>>>, delay: Duration) {
+/// One HTTP/1.1 request as a loopback fake reads it.
+pub struct HttpRequest {
+    /// `POST /path HTTP/1.1`, as sent.
+    pub request_line: String,
+    /// The request line and headers, as sent.
+    pub head: String,
+    pub body: Vec<u8>,
+}
+
+impl HttpRequest {
+    /// The target of the request line (`/v2/Services/…`).
+    pub fn path(&self) -> &str {
+        self.request_line.split(' ').nth(1).unwrap_or_default()
+    }
+}
+
+/// Reads one request (head, then `Content-Length` bytes of body) from `conn`.
+pub async fn read_http_request(conn: &mut TcpStream) -> Option<HttpRequest> {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
-    let (head_end, length, head) = loop {
-        let Ok(n) = conn.read(&mut chunk).await else {
-            return;
-        };
+    let (head_end, length) = loop {
+        let n = conn.read(&mut chunk).await.ok()?;
         if n == 0 {
-            return;
+            return None;
         }
         buf.extend_from_slice(&chunk[..n]);
         if let Some(at) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
@@ -107,22 +122,34 @@ async fn serve(mut conn: TcpStream, sink: Arc<Mutex<Vec<Received>>>, delay: Dura
                 .find_map(|l| l.strip_prefix("content-length:"))
                 .and_then(|v| v.trim().parse::<usize>().ok())
                 .unwrap_or(0);
-            break (at + 4, length, head);
+            break (at + 4, length);
         }
     };
     while buf.len() < head_end + length {
         match conn.read(&mut chunk).await {
-            Ok(0) | Err(_) => return,
+            Ok(0) | Err(_) => return None,
             Ok(n) => buf.extend_from_slice(&chunk[..n]),
         }
     }
-    let body = String::from_utf8_lossy(&buf[head_end..head_end + length]).into_owned();
+    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+    Some(HttpRequest {
+        request_line: head.lines().next().unwrap_or_default().to_owned(),
+        head,
+        body: buf[head_end..head_end + length].to_vec(),
+    })
+}
+
+async fn serve(mut conn: TcpStream, sink: Arc<Mutex<Vec<Received>>>, delay: Duration) {
+    let Some(req) = read_http_request(&mut conn).await else {
+        return;
+    };
+    let body = String::from_utf8_lossy(&req.body).into_owned();
     let n = {
         let mut sink = sink.lock().unwrap();
         sink.push(Received {
             to: json_field(&body, "to"),
             text: json_field(&body, "text"),
-            head,
+            head: req.head.to_ascii_lowercase(),
         });
         sink.len()
     };

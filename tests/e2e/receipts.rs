@@ -28,36 +28,11 @@ const OUTBOX_KEY: &str = "6f7574626f78206b657920666f722074776f737465702065326520
 
 // === reading an HTTP/1.1 request and answering it, on loopback ===
 
-/// Method, target, lower-case headers and body of one request on `conn`.
+/// Request line, headers and body of one request on `conn`.
 async fn read_request(conn: &mut TcpStream) -> Option<(String, String, String)> {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    let (head_end, length) = loop {
-        let n = conn.read(&mut chunk).await.ok()?;
-        if n == 0 {
-            return None;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-        if let Some(at) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&buf[..at]).to_ascii_lowercase();
-            let length = head
-                .lines()
-                .find_map(|l| l.strip_prefix("content-length:"))
-                .and_then(|v| v.trim().parse::<usize>().ok())
-                .unwrap_or(0);
-            break (at + 4, length);
-        }
-    };
-    while buf.len() < head_end + length {
-        match conn.read(&mut chunk).await {
-            Ok(0) | Err(_) => return None,
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-        }
-    }
-    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
-    let request_line = head.lines().next().unwrap_or_default().to_owned();
-    let body = String::from_utf8_lossy(&buf[head_end..head_end + length]).into_owned();
-    Some((request_line, head, body))
+    let req = crate::fake_provider::read_http_request(conn).await?;
+    let body = String::from_utf8_lossy(&req.body).into_owned();
+    Some((req.request_line, req.head, body))
 }
 
 /// `application/x-www-form-urlencoded` pairs (`+` is a space, `%XX` a byte).

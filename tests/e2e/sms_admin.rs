@@ -76,27 +76,6 @@ async fn login_in(
     }
 }
 
-async fn verify_in(
-    server: &TestServer,
-    tenant: &str,
-    challenge: &str,
-    code: &str,
-) -> Result<pb::VerifyCodeResponse, tonic::Status> {
-    server
-        .auth()
-        .await
-        .verify_code(for_tenant(
-            tenant,
-            pb::VerifyCodeRequest {
-                client: client(),
-                challenge_id: challenge.into(),
-                code: code.into(),
-            },
-        ))
-        .await
-        .map(tonic::Response::into_inner)
-}
-
 #[tokio::test]
 async fn a_tenants_providers_carry_its_codes_and_secrets_never_come_back() {
     let server = start(Backend::Embedded).await;

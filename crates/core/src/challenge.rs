@@ -73,3 +73,11 @@ pub struct Challenge {
     pub resend_at: DateTime<Utc>,
     pub resend_cooldown: std::time::Duration,
 }
+
+impl Challenge {
+    /// Whether its code was made by the tenant's provider (Twilio Verify), which also checks
+    /// it; see [`CodeMac::provider_managed`].
+    pub fn provider_managed(&self) -> bool {
+        self.code_mac.is_provider_managed()
+    }
+}

@@ -133,6 +133,19 @@ impl CodeMac {
         OsRng.unwrap_err().fill(&mut bytes);
         Self(bytes)
     }
+
+    /// The MAC a challenge stores when its code is made and checked by a provider (Twilio
+    /// Verify): twostep never knows that code. No code's MAC is all zeros (an HMAC-SHA256
+    /// output, 2^-256), so the store's comparison always fails and only spends an attempt;
+    /// the flow then asks the provider (`flows::codes::verify`). Being fixed, it also tells
+    /// the flow which challenges those are, without another stored field.
+    pub fn provider_managed() -> Self {
+        Self([0u8; 32])
+    }
+
+    pub fn is_provider_managed(&self) -> bool {
+        self.ct_eq(&Self::provider_managed())
+    }
 }
 
 impl fmt::Debug for CodeMac {

@@ -15,4 +15,5 @@ pub mod startup;
 pub mod state;
 pub mod telemetry;
 pub mod tenant_sms;
+pub mod tenant_verify;
 pub mod tls;

@@ -20,7 +20,7 @@ use twostep_core::password::{HashCost, PasswordHasher};
 use twostep_core::ports::SessionEvents;
 use twostep_core::ports::SmsSettingsStore;
 use twostep_core::ports::{
-    NoProviderCodes, NoRiskSource, NumberRiskCheck, ShortLivedStore, SmsSender, StaticSimSwapList,
+    NoRiskSource, NumberRiskCheck, ShortLivedStore, SmsSender, StaticSimSwapList,
 };
 use twostep_core::session_cache::CachedSessions;
 use twostep_proto::v1::account_service_server::AccountServiceServer;
@@ -30,7 +30,7 @@ use twostep_shortlived::{MemorySessionEvents, MemoryStore, RedisConfig, RedisSto
 use twostep_sms_gateway::factory::{self, FactoryError};
 use twostep_sms_gateway::{
     ConsoleSink, NoProvider, OutboxKey, OutboxWorker, Route, SealedSmsSettings, SqlOutbox,
-    TenantRouting,
+    TenantRouting, VerifyServices,
 };
 use twostep_storage::{Database, DbOptions};
 
@@ -42,8 +42,8 @@ use crate::services::account::AccountApi;
 use crate::services::admin::AdminApi;
 use crate::services::auth::AuthApi;
 use crate::state::AppState;
-use crate::tenant_sms;
 use crate::tls;
+use crate::{tenant_sms, tenant_verify};
 
 /// Watch messages in flight to the abandoned-login task; a burst beyond it goes unwatched
 /// (logged), never slows a login.
@@ -115,15 +115,23 @@ impl Application {
             settings.outbox_key.clone(),
             SealedSmsSettings::DEFAULT_TTL,
         ));
-        let sms_routing = Arc::new(TenantRouting::new(
+        // A tenant's Twilio Verify: started by the outbox worker, checked by VerifyCode.
+        let verify_services = Arc::new(VerifyServices::new(
             Arc::clone(&sms_settings),
-            global_route,
-            tenant_sms::router_builder(
-                settings.sms.routing,
-                Arc::clone(&clock),
-                is_production(&settings),
-            ),
+            tenant_verify::builder().context("building the HTTP client for Twilio Verify")?,
         ));
+        let sms_routing = Arc::new(
+            TenantRouting::new(
+                Arc::clone(&sms_settings),
+                global_route,
+                tenant_sms::router_builder(
+                    settings.sms.routing,
+                    Arc::clone(&clock),
+                    is_production(&settings),
+                ),
+            )
+            .with_verify(Arc::clone(&verify_services)),
+        );
         let sender: Arc<dyn SmsSender> = Arc::clone(&sms_routing) as Arc<dyn SmsSender>;
         let outbox_key = match settings.outbox_key.clone() {
             Some(key) => key,
@@ -177,7 +185,7 @@ impl Application {
             kill_switch: KillSwitch::new(settings.sms_kill_switch),
             number_risk: number_risk(&settings),
             abandoned,
-            provider_codes: Arc::new(NoProviderCodes),
+            provider_codes: verify_services,
         });
         let default_tenant = admin::ensure_default_tenant(&deps)
             .await

@@ -6,6 +6,8 @@
 //! CLICKATELL_LEGACY is the file's `token`, `from` of PLIVO is `src`, `from` of
 //! BULKSMS_EAPI is `sender`, `header.<Name>` of GENERIC_HTTP are entries of `headers`, and a
 //! provider's countries become routes. Secrets must come in `secrets`; any setting may.
+//! A `twilio_verify` entry is the tenant's code backend, not a text provider: at most one,
+//! checked by `tenant_verify`, and left out of the routes.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -18,7 +20,10 @@ use twostep_core::ports::ProviderEntry;
 use twostep_sms_gateway::factory::{self, ProviderSpec, RouteSpec};
 use twostep_sms_gateway::{Router, RouterPolicy};
 
+use twostep_sms_gateway::verify_services;
+
 use crate::config::{KeyError, RawProvider, provider_spec};
+use crate::tenant_verify;
 
 /// Keys that hold credentials, per kind: refused in `settings` (they would be returned).
 fn secret_keys(kind: &str) -> &'static [&'static str] {
@@ -171,6 +176,7 @@ fn field_of(kind: &str, e: &KeyError, origin: &Origins) -> String {
 /// Also the default order: the providers serving every country.
 pub fn specs(entries: &[ProviderEntry], production: bool) -> Result<TenantSpecs, CoreError> {
     let mut specs = Vec::with_capacity(entries.len());
+    let mut code_provider = None;
     for (i, entry) in entries.iter().enumerate() {
         match entry.kind.as_str() {
             "console" if production => {
@@ -178,12 +184,18 @@ pub fn specs(entries: &[ProviderEntry], production: bool) -> Result<TenantSpecs,
                     "the console provider is for development only",
                 ));
             }
-            "twilio_verify" => {
-                return Err(invalid(
-                    i,
-                    "kind",
-                    "Twilio Verify makes its own codes: as a code backend it is not built yet",
-                ));
+            // The code backend, not a text provider: checked on its own, left out of routes.
+            verify_services::KIND => {
+                if let Some(first) = code_provider {
+                    return Err(invalid(
+                        i,
+                        "kind",
+                        format!("providers[{first}] is already the tenant's twilio_verify"),
+                    ));
+                }
+                tenant_verify::config(i, entry)?;
+                code_provider = Some(i);
+                continue;
             }
             _ => {}
         }
@@ -192,6 +204,10 @@ pub fn specs(entries: &[ProviderEntry], production: bool) -> Result<TenantSpecs,
             .map_err(|e| invalid(i, &field_of(&entry.kind, &e, &origin), &e.why))?;
         specs.push(spec);
     }
+    let entries: Vec<&ProviderEntry> = entries
+        .iter()
+        .filter(|e| e.kind != verify_services::KIND)
+        .collect();
     let mut regions: Vec<Region> = Vec::new();
     for region in entries.iter().flat_map(|e| e.countries.iter().copied()) {
         if !regions.contains(&region) {
@@ -231,6 +247,10 @@ pub fn check(
         return Ok(());
     }
     let specs = specs(entries, production)?;
+    if specs.providers.is_empty() {
+        // Only a code provider: its entry was checked; notices use the global providers.
+        return Ok(());
+    }
     match factory::build_with_default_order(
         &specs.providers,
         &specs.routes,

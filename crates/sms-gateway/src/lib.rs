@@ -28,6 +28,7 @@ pub mod settings;
 pub mod templates;
 pub mod tenant_routing;
 pub mod transport;
+pub mod verify_services;
 
 pub use console::ConsoleSink;
 pub use none::NoProvider;
@@ -35,3 +36,4 @@ pub use outbox::{OutboxKey, OutboxSettings, OutboxWorker, SqlOutbox};
 pub use routing::{Router, RouterPolicy};
 pub use settings::SealedSmsSettings;
 pub use tenant_routing::{Route, TenantRouting};
+pub use verify_services::VerifyServices;

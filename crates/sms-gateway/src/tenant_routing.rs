@@ -2,6 +2,11 @@
 //! that set its own providers (SetSmsProviders) goes through the tenant's router; any other
 //! through the global one from configuration.
 //!
+//! A provider-code message (a Twilio Verify start) goes to the tenant's [`VerifyServices`]
+//! and nowhere else: a text provider would send an empty SMS, so it never fails over. The
+//! tenant's text router leaves its `twilio_verify` entry out; a tenant whose only entry is
+//! that one sends its notices through the global providers.
+//!
 //! A tenant's router is built from its settings when first needed and kept while the
 //! settings' `updated_at` stays the same, so its circuit breakers keep their state between
 //! messages; a change (seen within the settings cache's lifetime on every instance) builds a
@@ -14,10 +19,11 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use twostep_core::ids::TenantId;
 use twostep_core::ports::{
-    OutgoingSms, ProviderEntry, SendError, SentSms, SmsSender, SmsSettingsStore,
+    OutgoingSms, PermanentKind, ProviderEntry, SendError, SentSms, SmsSender, SmsSettingsStore,
 };
 
 use crate::routing::Router;
+use crate::verify_services::{self, VerifyServices};
 
 /// Builds a tenant's router from its provider entries (the server checks and converts them
 /// as it does its configuration file). The error is a one-line reason without secrets.
@@ -50,6 +56,7 @@ pub struct TenantRouting {
     global: Route,
     build: Arc<BuildRouter>,
     routers: Mutex<HashMap<TenantId, Built>>,
+    verify: Option<Arc<VerifyServices>>,
 }
 
 impl TenantRouting {
@@ -63,7 +70,14 @@ impl TenantRouting {
             global,
             build,
             routers: Mutex::new(HashMap::new()),
+            verify: None,
         }
+    }
+
+    /// Sends provider-code messages through `verify` (without it they fail permanently).
+    pub fn with_verify(mut self, verify: Arc<VerifyServices>) -> Self {
+        self.verify = Some(verify);
+        self
     }
 
     /// The route of the tenant's messages now.
@@ -76,7 +90,8 @@ impl TenantRouting {
                 retry_after: None,
                 reason: format!("tenant SMS settings unavailable: {e}"),
             })?;
-        if settings.providers.is_empty() {
+        let is_text = |p: &&ProviderEntry| p.kind != verify_services::KIND;
+        if !settings.providers.iter().any(|p| is_text(&p)) {
             return Ok(self.global.clone());
         }
         let mut routers = self.routers.lock().unwrap_or_else(|e| e.into_inner());
@@ -85,7 +100,8 @@ impl TenantRouting {
         {
             return Ok(route.clone());
         }
-        let router = match (self.build)(&settings.providers) {
+        let text: Vec<ProviderEntry> = settings.providers.iter().filter(is_text).cloned().collect();
+        let router = match (self.build)(&text) {
             Ok(router) => Arc::new(router),
             Err(reason) => {
                 // Stored settings were checked when set; this is a newer binary refusing them.
@@ -93,8 +109,7 @@ impl TenantRouting {
                 return Ok(self.global.clone());
             }
         };
-        let kinds = settings
-            .providers
+        let kinds = text
             .iter()
             .map(|p| (p.id.clone(), p.kind.clone()))
             .collect();
@@ -116,6 +131,15 @@ impl SmsSender for TenantRouting {
     }
 
     async fn send(&self, message: &OutgoingSms) -> Result<SentSms, SendError> {
+        if message.provider_code {
+            return match &self.verify {
+                Some(verify) => verify.start(message).await,
+                None => Err(SendError::Permanent {
+                    kind: PermanentKind::Other,
+                    reason: "provider-managed codes are not set up on this instance".to_owned(),
+                }),
+            };
+        }
         let route = self.route(message.tenant).await?;
         route.sender.send(message).await
     }
@@ -186,11 +210,22 @@ mod tests {
         }
     }
 
+    /// The global route: one provider that names itself `global`.
+    fn global() -> Route {
+        Route {
+            sender: Arc::new(Named("global")),
+            router: None,
+            kinds: Arc::new(HashMap::new()),
+            tenant_specific: false,
+        }
+    }
+
     fn sms(tenant: TenantId) -> OutgoingSms {
         OutgoingSms {
             tenant,
             to: PhoneNumber::from_e164("+14155550100").unwrap(),
             text: SmsText::new("hi".into()),
+            provider_code: false,
             purpose: None,
             idempotency_key: "k".into(),
             expires_at: Utc::now() + chrono::Duration::minutes(5),
@@ -211,12 +246,7 @@ mod tests {
             }
             b.build().map_err(|e| e.to_string())
         });
-        let global = Route {
-            sender: Arc::new(Named("global")),
-            router: None,
-            kinds: Arc::new(HashMap::new()),
-            tenant_specific: false,
-        };
+        let global = global();
         let routing = TenantRouting::new(settings.clone(), global, build);
         let (a, b) = (TenantId::random(), TenantId::random());
         let now = Utc::now();
@@ -245,5 +275,44 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(routing.send(&sms(a)).await.unwrap().provider, "global");
+    }
+
+    #[tokio::test]
+    async fn provider_codes_never_reach_a_text_provider_and_verify_entries_are_no_text_route() {
+        let settings = Arc::new(Settings::default());
+        let build: Arc<BuildRouter> = Arc::new(|entries: &[ProviderEntry]| {
+            assert!(entries.iter().all(|e| e.kind != "twilio_verify"));
+            let mut b = Router::builder(Arc::new(SystemClock));
+            for e in entries {
+                b = b.provider(e.id.clone(), Arc::new(Named("own")));
+            }
+            b.build().map_err(|e| e.to_string())
+        });
+        let global = global();
+        let routing = TenantRouting::new(settings.clone(), global, build);
+        let tenant = TenantId::random();
+        let now = Utc::now();
+        let verify = ProviderEntry {
+            kind: "twilio_verify".into(),
+            ..entry("verify")
+        };
+        let only_verify = TenantSmsSettings {
+            providers: vec![verify],
+            updated_at: Some(now),
+            ..TenantSmsSettings::default()
+        };
+        settings.put(tenant, only_verify, now).await.unwrap();
+        // Notices of a tenant whose only entry makes codes go through the global providers.
+        assert_eq!(routing.send(&sms(tenant)).await.unwrap().provider, "global");
+        // A code start without a code provider fails for good, never as an empty text.
+        let start = OutgoingSms {
+            provider_code: true,
+            text: SmsText::new(String::new()),
+            ..sms(tenant)
+        };
+        assert!(matches!(
+            routing.send(&start).await,
+            Err(SendError::Permanent { .. })
+        ));
     }
 }

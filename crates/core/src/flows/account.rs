@@ -912,6 +912,7 @@ async fn notify(deps: &Deps, tenant: &Tenant, to: &PhoneNumber, text: SmsText, k
         tenant: tenant.id,
         to: to.clone(),
         text,
+        provider_code: false,
         purpose: None,
         idempotency_key: key,
         expires_at: deps.clock.now() + NOTICE_TTL,

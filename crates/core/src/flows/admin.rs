@@ -524,6 +524,7 @@ async fn notify_phone_changed(
         tenant: tenant.id,
         to: old.clone(),
         text: phone_changed_notice(&tenant.app_name),
+        provider_code: false,
         purpose: None,
         idempotency_key: format!("phone-changed:{}:{}", user.id, now.timestamp_micros()),
         expires_at: now + NOTICE_LIFETIME,

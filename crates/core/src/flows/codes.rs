@@ -14,7 +14,7 @@ use crate::flows::{ClientInfo, Deps, limits, test_numbers, texts};
 use crate::ids::{ChallengeId, UserId};
 use crate::otp::{CodeMac, OtpCode};
 use crate::phone::PhoneNumber;
-use crate::ports::{OutgoingSms, ResendOutcome, VerifyOutcome};
+use crate::ports::{OutgoingSms, ProviderCodeError, ResendOutcome, SmsText, VerifyOutcome};
 use crate::tenant::Tenant;
 
 /// What the caller learns about a challenge. Never the code; the destination only masked.
@@ -58,11 +58,15 @@ pub async fn issue(
     let policy = &tenant.policy;
     let id = ChallengeId::random();
     let fixed = test_numbers::fixed_code(deps, tenant, new.phone, new.decoy, now).await?;
+    // A test number's fixed code and a decoy stay twostep's own, so neither calls a provider.
+    let by_provider = fixed.is_none() && !new.decoy && provider_makes_codes(deps, tenant).await?;
     let code = fixed
         .clone()
         .unwrap_or_else(|| OtpCode::generate(policy.code_length()));
     let code_mac = if new.decoy {
         CodeMac::unmatchable()
+    } else if by_provider {
+        CodeMac::provider_managed()
     } else {
         deps.code_key.mac(id, tenant.id, &code)
     };
@@ -85,7 +89,9 @@ pub async fn issue(
     };
     deps.store.create_challenge(&challenge).await?;
     // A decoy's text is queued too, unsendable (see `send_code`): the same work (R19).
-    if fixed.is_none() && (!new.decoy || new.decoy_stand_in) {
+    if by_provider {
+        start_provider_code(deps, tenant, &challenge).await?;
+    } else if fixed.is_none() && (!new.decoy || new.decoy_stand_in) {
         send_code(deps, tenant, &challenge, &code, new.locale).await?;
     }
     tracing::debug!(challenge = %id, purpose = new.purpose.as_str(), "challenge created");
@@ -115,11 +121,17 @@ pub async fn resend(
         Some(phone) => test_numbers::fixed_code(deps, tenant, phone, existing.decoy, now).await?,
         None => None,
     };
+    // The tenant's current choice: a tenant that just turned its code provider on or off
+    // gets the new kind of code on the next resend.
+    let by_provider =
+        fixed.is_none() && !existing.decoy && provider_makes_codes(deps, tenant).await?;
     let code = fixed
         .clone()
         .unwrap_or_else(|| OtpCode::generate(tenant.policy.code_length()));
     let mac = if existing.decoy {
         CodeMac::unmatchable()
+    } else if by_provider {
+        CodeMac::provider_managed()
     } else {
         deps.code_key.mac(id, tenant.id, &code)
     };
@@ -129,7 +141,9 @@ pub async fn resend(
         .await?
     {
         ResendOutcome::Resent(challenge) => {
-            if fixed.is_none() {
+            if by_provider {
+                start_provider_code(deps, tenant, &challenge).await?;
+            } else if fixed.is_none() {
                 send_code(deps, tenant, &challenge, &code, &client.locale).await?;
             }
             Ok(view(&challenge, tenant, now))
@@ -156,9 +170,23 @@ pub async fn verify(
     let Gate::Open { ticket, peeked } = lockout::admit_challenge(deps, tenant, id).await? else {
         return Err(CoreError::Unauthenticated);
     };
-    match deps.store.verify_challenge(id, mac, now).await? {
+    let outcome = match deps.store.verify_challenge(id, mac, now).await? {
+        // A provider-managed challenge's MAC matches no code: the store has spent one attempt
+        // of its budget (atomically, as for any code), and the provider compares.
+        VerifyOutcome::Rejected { attempts_left, .. }
+            if peeked.as_ref().is_some_and(|c| c.provider_managed()) =>
+        {
+            let Some(challenge) = peeked.clone() else {
+                return Err(CoreError::Unauthenticated);
+            };
+            provider_check(deps, tenant, *challenge, code, attempts_left).await?
+        }
+        outcome => outcome,
+    };
+    match outcome {
         VerifyOutcome::Verified(challenge) => {
-            // A Redis failover may revive a consumed challenge; SQL remembers (R39 a).
+            // A Redis failover may revive a consumed challenge; SQL remembers (R39 a). For a
+            // provider-managed code this also decides between racing right answers.
             if !deps.consumed.record(tenant.id, id, now).await? {
                 tracing::warn!(challenge = %id, "code replayed after the challenge was consumed");
                 return Err(CoreError::Unauthenticated);
@@ -186,6 +214,46 @@ pub async fn verify(
     }
 }
 
+/// The provider's answer for a provider-managed challenge whose attempt the store already
+/// spent, as the store would have answered: `Verified` for the right code (the challenge is
+/// deleted so no later code completes it), `Rejected` otherwise. The provider being down is
+/// `Unavailable`; the spent attempt stays spent, as it would for a guess.
+async fn provider_check(
+    deps: &Deps,
+    tenant: &Tenant,
+    challenge: Challenge,
+    code: &OtpCode,
+    attempts_left: u32,
+) -> Result<VerifyOutcome, CoreError> {
+    let rejected = VerifyOutcome::Rejected {
+        attempts_left,
+        user: challenge.user,
+    };
+    let Some(phone) = &challenge.phone else {
+        return Ok(rejected);
+    };
+    match deps.provider_codes.check(tenant.id, phone, code).await {
+        Ok(true) => {
+            deps.store.delete_challenge(challenge.id).await?;
+            Ok(VerifyOutcome::Verified(challenge))
+        }
+        Ok(false) => Ok(rejected),
+        Err(ProviderCodeError::Refused(reason)) => {
+            tracing::info!(challenge = %challenge.id, %reason, "provider refused the code check");
+            Ok(rejected)
+        }
+        Err(e @ ProviderCodeError::Unavailable(_)) => Err(CoreError::Unavailable(Box::new(e))),
+    }
+}
+
+/// Whether the tenant's codes are made by its provider (Twilio Verify).
+async fn provider_makes_codes(deps: &Deps, tenant: &Tenant) -> Result<bool, CoreError> {
+    deps.provider_codes
+        .uses_provider_codes(tenant.id)
+        .await
+        .map_err(|e| CoreError::Unavailable(Box::new(e)))
+}
+
 /// The account-wide failure counter's key for codes.
 pub fn otp_account(user: UserId) -> String {
     format!("otp:{user}")
@@ -198,11 +266,7 @@ async fn send_code(
     code: &OtpCode,
     locale: &str,
 ) -> Result<(), CoreError> {
-    let Some(phone) = &challenge.phone else {
-        return Err(CoreError::Internal(
-            "challenge without a destination".into(),
-        ));
-    };
+    let phone = destination(challenge)?;
     let settings = deps.sms_settings.get(tenant.id).await?;
     let lifetime = tenant.policy.code.lifetime;
     let text = texts::code_message(&settings, tenant, locale, phone, code, lifetime);
@@ -220,12 +284,43 @@ async fn send_code(
             tenant: tenant.id,
             to: phone.clone(),
             text,
+            provider_code: false,
             purpose: Some(challenge.purpose),
             idempotency_key: format!("{}:{}", challenge.id, challenge.sends),
             expires_at,
         })
         .await?;
     Ok(())
+}
+
+/// Queues the start of a provider-managed code: the outbox worker asks the tenant's provider
+/// to make and send it, off this request's path like any SMS.
+async fn start_provider_code(
+    deps: &Deps,
+    tenant: &Tenant,
+    challenge: &Challenge,
+) -> Result<(), CoreError> {
+    let phone = destination(challenge)?;
+    deps.outbox
+        .enqueue(OutgoingSms {
+            tenant: tenant.id,
+            to: phone.clone(),
+            text: SmsText::new(String::new()),
+            provider_code: true,
+            purpose: Some(challenge.purpose),
+            idempotency_key: format!("{}:{}", challenge.id, challenge.sends),
+            expires_at: challenge.expires_at,
+        })
+        .await?;
+    Ok(())
+}
+
+/// Where a challenge's code goes; every challenge this module sends for has one.
+fn destination(challenge: &Challenge) -> Result<&PhoneNumber, CoreError> {
+    challenge
+        .phone
+        .as_ref()
+        .ok_or_else(|| CoreError::Internal("challenge without a destination".into()))
 }
 
 pub(crate) fn view(challenge: &Challenge, tenant: &Tenant, now: DateTime<Utc>) -> ChallengeView {

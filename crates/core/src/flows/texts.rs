@@ -90,6 +90,7 @@ pub async fn send_notice(
             tenant: tenant.id,
             to: to.clone(),
             text: SmsText::new(text),
+            provider_code: false,
             purpose: None,
             idempotency_key,
             expires_at,

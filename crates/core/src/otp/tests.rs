@@ -200,3 +200,16 @@ fn rust_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
         }
     }
 }
+
+#[test]
+fn no_code_matches_the_provider_managed_mac() {
+    let key = CodeKey::random();
+    let (id, tenant) = (ChallengeId::random(), TenantId::random());
+    let managed = CodeMac::provider_managed();
+    assert!(managed.is_provider_managed());
+    for _ in 0..1000 {
+        let code = OtpCode::generate(CodeLength::new(6).unwrap());
+        assert!(!key.mac(id, tenant, &code).ct_eq(&managed));
+    }
+    assert!(!CodeMac::unmatchable().is_provider_managed());
+}

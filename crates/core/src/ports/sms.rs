@@ -38,6 +38,10 @@ pub struct OutgoingSms {
     pub tenant: TenantId,
     pub to: PhoneNumber,
     pub text: SmsText,
+    /// Start a provider-managed code (the tenant's Twilio Verify) to `to` instead of sending
+    /// `text`, which is empty then. Only the tenant's code provider may take such a message:
+    /// a text provider would send an empty SMS.
+    pub provider_code: bool,
     /// `None` for notices that are not about a code.
     pub purpose: Option<Purpose>,
     /// Providers that support it get this to suppress duplicates; the outbox also uses it.

@@ -314,6 +314,7 @@ impl AdminApi {
             tenant: tenant.id,
             to: phone.clone(),
             text,
+            provider_code: false,
             purpose: None,
             idempotency_key: format!("test:{message_id}"),
             expires_at: deps.clock.now() + chrono::Duration::minutes(1),

@@ -76,10 +76,14 @@ impl SqlOutbox {
 impl SmsOutbox for SqlOutbox {
     async fn enqueue(&self, message: OutgoingSms) -> Result<(), OutboxError> {
         let id = uuid::Uuid::now_v7();
-        let body = self
-            .key
-            .seal(id, message.tenant, message.to.e164(), message.text.expose())
-            .map_err(|e| OutboxError::Unavailable(Box::new(e)))?;
+        let body = if message.provider_code {
+            self.key
+                .seal_provider_code(id, message.tenant, message.to.e164())
+        } else {
+            self.key
+                .seal(id, message.tenant, message.to.e164(), message.text.expose())
+        }
+        .map_err(|e| OutboxError::Unavailable(Box::new(e)))?;
         let row = NewOutboxMessage {
             id,
             tenant: message.tenant,

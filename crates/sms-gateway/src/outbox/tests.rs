@@ -142,6 +142,7 @@ fn message(key: &str, lifetime: TimeDelta, now: chrono::DateTime<Utc>) -> Outgoi
         tenant: TenantId::from_uuid(uuid::Uuid::nil()),
         to: PhoneNumber::from_e164(NUMBER).unwrap(),
         text: SmsText::new(TEXT.to_owned()),
+        provider_code: false,
         purpose: Some(Purpose::PhoneLogin),
         idempotency_key: key.to_owned(),
         expires_at: now + lifetime,

@@ -340,6 +340,7 @@ impl Inner {
             tenant: row.tenant,
             to,
             text: opened.text,
+            provider_code: opened.provider_code,
             purpose: row.purpose,
             idempotency_key: row.idempotency_key.clone(),
             expires_at: row.expires_at,

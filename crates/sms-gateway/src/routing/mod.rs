@@ -180,6 +180,13 @@ impl SmsSender for Router {
     }
 
     async fn send(&self, sms: &OutgoingSms) -> Result<SentSms, SendError> {
+        // Its text is empty: only the tenant's code provider may take it (`TenantRouting`).
+        if sms.provider_code {
+            return Err(SendError::Permanent {
+                kind: PermanentKind::Other,
+                reason: "a provider-managed code has no text for a text provider".to_owned(),
+            });
+        }
         let mut seen = Failures::default();
         for &i in self.route_for(sms) {
             let Some(p) = self.providers.get(i) else {

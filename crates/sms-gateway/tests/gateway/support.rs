@@ -29,6 +29,7 @@ pub fn sms_to(number: &str, text: &str) -> OutgoingSms {
         tenant: TenantId::random(),
         to: PhoneNumber::from_e164(number).unwrap(),
         text: SmsText::new(text.to_owned()),
+        provider_code: false,
         purpose: None,
         idempotency_key: "idem-1".to_owned(),
         expires_at: Utc::now() + chrono::Duration::hours(1),
