@@ -7,6 +7,7 @@
 
 pub mod api_client;
 pub mod audit;
+pub mod audit_buffer;
 pub mod challenge;
 pub mod clock;
 pub mod email;

@@ -11,6 +11,7 @@ use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic_health::ServingStatus;
+use twostep_core::audit_buffer::BufferedAuditLog;
 use twostep_core::clock::{Clock, SystemClock};
 use twostep_core::flows::api_clients::ApiClients;
 use twostep_core::flows::pumping::KillSwitch;
@@ -48,6 +49,8 @@ use crate::{tenant_sms, tenant_verify};
 /// Watch messages in flight to the abandoned-login task; a burst beyond it goes unwatched
 /// (logged), never slows a login.
 const ABANDONED_WATCH_QUEUE: usize = 10_000;
+/// Audit events queued for the writer; a full queue makes requests wait, never drops one.
+const AUDIT_QUEUE: usize = 4096;
 
 const BACKUP_CODE_COST: HashCost = HashCost {
     m_kib: 4096,
@@ -166,12 +169,16 @@ impl Application {
         )
         .map_err(|e| anyhow::anyhow!("argon2 parameters for backup codes: {e}"))?;
         let (abandoned, abandoned_watcher) = suspicious::abandoned_watch(ABANDONED_WATCH_QUEUE);
+        // Audit rows are written off the request path (R19); see `audit_buffer`.
+        let (audit, audit_writer) = BufferedAuditLog::new(Arc::new(database.audit()), AUDIT_QUEUE);
+        // Running from here on: start-up itself records events (the default tenant).
+        tokio::spawn(audit_writer.run());
         let deps = Arc::new(Deps {
             tenants: Arc::new(database.tenants()),
             users: Arc::new(database.users()),
             sessions: Arc::new(sessions),
             backup_codes: Arc::new(database.backup_codes()),
-            audit: Arc::new(database.audit()),
+            audit: Arc::new(audit),
             consumed: Arc::new(database.consumed_challenges()),
             store: Arc::clone(&store),
             outbox: Arc::new(outbox),
@@ -240,6 +247,7 @@ impl Application {
             http,
             abandoned_watcher,
         } = self;
+        let deps = Arc::clone(&state.deps);
         let outbox_worker = outbox_worker.spawn();
         let abandoned_watcher = tokio::spawn(abandoned_watcher.run(Arc::clone(&state.deps)));
         let http = http.map(|server| {
@@ -313,6 +321,7 @@ impl Application {
                     http.stop(settings.shutdown_grace).await;
                 }
                 outbox_worker.stop(settings.shutdown_grace).await;
+                flush_audit(&deps).await;
                 return res.context("serving gRPC");
             }
             () = shutdown => {}
@@ -333,8 +342,16 @@ impl Application {
         }
         // Messages queued by the last requests are sent (or left queued for the next start).
         outbox_worker.stop(settings.shutdown_grace).await;
+        flush_audit(&deps).await;
         tracing::info!("stopped");
         Ok(())
+    }
+}
+
+/// Writes the audit events the last requests queued.
+async fn flush_audit(deps: &Deps) {
+    if let Err(e) = deps.audit.flush().await {
+        tracing::error!(error = %e, "audit events queued at shutdown were not written");
     }
 }
 

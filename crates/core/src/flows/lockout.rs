@@ -61,6 +61,45 @@ pub(crate) async fn admit(
     }
 }
 
+/// Phantom accounts per tenant that logins naming no account are admitted against.
+const PHANTOM_ACCOUNTS: u8 = 64;
+
+/// The admission of a login that names no account: the same statement as a real one, on one
+/// of a few phantom rows of the tenant, so that a wrong password costs the same SQL work
+/// whether or not the account exists (R19). Nothing is ever compared against a phantom, so
+/// its count and locks mean nothing; the fixed pool keeps them to 64 rows per tenant however
+/// many logins are sprayed.
+pub(crate) async fn admit_phantom(
+    deps: &Deps,
+    tenant: &Tenant,
+    factor: Factor,
+) -> Result<(), CoreError> {
+    let bucket = rand::random_range(0..PHANTOM_ACCOUNTS);
+    admit(
+        deps,
+        tenant,
+        phantom_account(tenant.id, bucket),
+        factor,
+        false,
+    )
+    .await?;
+    Ok(())
+}
+
+/// A fixed id per tenant and bucket: a hash, so it is no real user's (those are random
+/// UUIDv4s; a collision is as likely as two random ids colliding).
+fn phantom_account(tenant: TenantId, bucket: u8) -> UserId {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::new()
+        .chain_update(b"twostep.phantom-account\0")
+        .chain_update(tenant.as_uuid().as_bytes())
+        .chain_update([bucket])
+        .finalize();
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    UserId::from_uuid(uuid::Uuid::from_bytes(bytes))
+}
+
 /// Whether a code attempt on a challenge may be compared.
 pub(crate) enum Gate {
     /// The challenge's account is locked: answer `Unauthenticated`, compare nothing.

@@ -66,7 +66,10 @@ pub async fn start(
     // a wrong password, after the same argon2 work (R11, R13).
     let ticket = match &user {
         Some(u) => lockout::admit(deps, &tenant, u.id, Factor::Password, false).await?,
-        None => None,
+        None => {
+            lockout::admit_phantom(deps, &tenant, Factor::Password).await?;
+            None
+        }
     };
     let user = match (user, ticket) {
         (Some(u), Some(ticket)) if check.matches && !u.is_locked() => {

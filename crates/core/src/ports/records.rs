@@ -47,6 +47,20 @@ pub trait BackupCodeRepo: Send + Sync + 'static {
 pub trait AuditLog: Send + Sync + 'static {
     async fn record(&self, event: &AuditEvent) -> Result<(), RepoError>;
 
+    /// Records several events, all or none where the store allows (one statement in SQL).
+    async fn record_batch(&self, events: &[AuditEvent]) -> Result<(), RepoError> {
+        for event in events {
+            self.record(event).await?;
+        }
+        Ok(())
+    }
+
+    /// Returns once every event recorded before the call is stored; a log that stores in
+    /// `record` itself has nothing to wait for.
+    async fn flush(&self) -> Result<(), RepoError> {
+        Ok(())
+    }
+
     /// Events of one tenant matching `filter`, newest first, strictly older than the event
     /// `before` (a cursor from the previous page) when given; at most `limit`.
     async fn list(

@@ -50,6 +50,22 @@ impl AuditLog for SqlAuditLog {
         Ok(())
     }
 
+    #[tracing::instrument(skip_all, fields(count = events.len()))]
+    async fn record_batch(&self, events: &[AuditEvent]) -> Result<(), RepoError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let rows = events
+            .iter()
+            .map(|e| to_row(e).map(IntoActiveModel::into_active_model))
+            .collect::<Result<Vec<_>, _>>()?;
+        Entity::insert_many(rows)
+            .exec_without_returning(&self.db)
+            .await
+            .map_err(repo_err)?;
+        Ok(())
+    }
+
     #[tracing::instrument(skip(self, filter))]
     async fn list(
         &self,

@@ -13,6 +13,7 @@ use crate::fixtures::{audit_event, now, seeded_user};
 
 contract!(
     record_then_list_round_trips_every_field,
+    a_batch_round_trips_like_single_records,
     an_unknown_tenant_has_no_events,
     list_is_newest_first_across_fraction_lengths,
     filter_by_user,
@@ -101,6 +102,31 @@ async fn record_then_list_round_trips_every_field(db: Database) {
 
     let got = list(&db, tenant.id, &AuditFilter::default(), None, 10).await;
     assert_eq!(got, [by_system, by_client, by_user]);
+}
+
+/// `record_batch` (one statement) stores exactly what `record` would, and an empty batch
+/// stores nothing.
+async fn a_batch_round_trips_like_single_records(db: Database) {
+    let (tenant, user) = seeded_user(&db).await;
+    let t = now();
+    let events: Vec<AuditEvent> = (1..=3)
+        .map(|i| AuditEvent {
+            id: uuid::Uuid::now_v7(),
+            at: t - Duration::seconds(i),
+            tenant: tenant.id,
+            actor: Actor::User(user.id),
+            user: Some(user.id),
+            kind: AuditKind::LoginFailed,
+            masked_phone: Some("+1******0100".to_owned()),
+            client_ip: Some("203.0.113.7".to_owned()),
+            user_agent: format!("agent {i}"),
+            details: BTreeMap::from([("n".to_owned(), i.to_string())]),
+        })
+        .collect();
+    db.audit().record_batch(&[]).await.unwrap();
+    db.audit().record_batch(&events).await.unwrap();
+    let got = list(&db, tenant.id, &AuditFilter::default(), None, 10).await;
+    assert_eq!(got, events);
 }
 
 async fn an_unknown_tenant_has_no_events(db: Database) {
