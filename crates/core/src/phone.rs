@@ -5,6 +5,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::OnceLock;
 
 use phonenumber::country;
 
@@ -58,12 +59,31 @@ pub enum LineType {
     Other,
 }
 
-/// A valid phone number in E.164 form (`+` and up to 15 digits).
-#[derive(Clone, PartialEq, Eq, Hash)]
+/// A valid phone number in E.164 form (`+` and up to 15 digits). Two numbers are equal when
+/// their E.164 forms are.
+#[derive(Clone)]
 pub struct PhoneNumber {
     e164: String,
-    region: Option<Region>,
     calling_code: u16,
+    /// The country, from the numbering plan. Known at once for parsed input; for a number
+    /// re-read from storage it is looked up when first asked, because that lookup is the
+    /// costly part of a parse and most reads never need it (a login reading its user's row
+    /// must cost what a login for a missing user costs, R19).
+    region: OnceLock<Option<Region>>,
+}
+
+impl PartialEq for PhoneNumber {
+    fn eq(&self, other: &Self) -> bool {
+        self.e164 == other.e164
+    }
+}
+
+impl Eq for PhoneNumber {}
+
+impl std::hash::Hash for PhoneNumber {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.e164.hash(state);
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -111,17 +131,32 @@ impl PhoneNumber {
         let e164 = parsed.format().mode(phonenumber::Mode::E164).to_string();
         Ok(Self {
             e164,
-            region: parsed.country().id().map(Region),
             calling_code: parsed.code().value(),
+            region: OnceLock::from(parsed.country().id().map(Region)),
         })
     }
 
-    /// Re-reads a number that was stored in E.164 by this type.
+    /// Re-reads a number that was stored in E.164 by this type (so it was valid when stored):
+    /// the shape is checked and the calling code found (ITU calling codes are prefix-free, so
+    /// exactly one of the first one to three digits is one); the country waits until asked.
     pub fn from_e164(e164: &str) -> Result<Self, PhoneError> {
-        if !e164.starts_with('+') {
+        let digits = e164.strip_prefix('+').ok_or(PhoneError::Unparseable)?;
+        // No calling code starts with 0 (and `01` must not read as 1).
+        if !(4..=15).contains(&digits.len())
+            || digits.starts_with('0')
+            || !digits.bytes().all(|b| b.is_ascii_digit())
+        {
             return Err(PhoneError::Unparseable);
         }
-        Self::parse(e164, None)
+        let calling_code = (1..=3)
+            .filter_map(|n| digits[..n].parse::<u16>().ok())
+            .find(|code| phonenumber::metadata::DATABASE.by_code(code).is_some())
+            .ok_or(PhoneError::Unparseable)?;
+        Ok(Self {
+            e164: e164.to_owned(),
+            calling_code,
+            region: OnceLock::new(),
+        })
     }
 
     pub fn e164(&self) -> &str {
@@ -130,7 +165,11 @@ impl PhoneNumber {
 
     /// The country the number belongs to, when the numbering plan says.
     pub fn region(&self) -> Option<Region> {
-        self.region
+        *self.region.get_or_init(|| {
+            phonenumber::parse(None, &self.e164)
+                .ok()
+                .and_then(|parsed| parsed.country().id().map(Region))
+        })
     }
 
     pub fn calling_code(&self) -> u16 {

@@ -61,3 +61,32 @@ fn line_types_come_from_the_numbering_plan() {
     let gb_mobile = PhoneNumber::parse("+44 7400 123456", None).unwrap();
     assert_eq!(gb_mobile.line_type(), LineType::Mobile);
 }
+
+/// A stored number reads back equal to the parsed one, with the same calling code, country and
+/// masked form, though its country is only looked up when asked.
+#[test]
+fn a_stored_number_reads_back_as_parsed() {
+    for input in [
+        "+1 415 555 0100",
+        "+44 7911 123456",
+        "+7 912 345 67 89",
+        "+31 6 12345678",
+        "+971 50 123 4567",
+    ] {
+        let parsed = PhoneNumber::parse(input, None).unwrap();
+        let read = PhoneNumber::from_e164(parsed.e164()).unwrap();
+        assert_eq!(read, parsed);
+        assert_eq!(read.calling_code(), parsed.calling_code(), "{input}");
+        assert_eq!(read.masked(), parsed.masked(), "{input}");
+        assert_eq!(read.region(), parsed.region(), "{input}");
+    }
+    for bad in [
+        "14155550100",
+        "+",
+        "+1415x550100",
+        "+1234567890123456",
+        "+0123456",
+    ] {
+        assert!(PhoneNumber::from_e164(bad).is_err(), "{bad}");
+    }
+}
