@@ -2,8 +2,10 @@
 //! exists and the tenant allows phone login, but the answer has the same shape, the same
 //! limits and the same store traffic either way (R18).
 
+use crate::audit::AuditKind;
 use crate::challenge::Purpose;
 use crate::error::CoreError;
+use crate::flows::audit::{self, Event};
 use crate::flows::codes::{self, ChallengeView, NewCode};
 use crate::flows::{ClientInfo, Deps, input, limits, tenants};
 use crate::ids::TenantId;
@@ -24,7 +26,11 @@ pub async fn start_phone_login(
     let real = tenant.policy.phone_login_allowed && user.as_ref().is_some_and(|u| !u.is_locked());
     let new = NewCode {
         purpose: Purpose::PhoneLogin,
-        user: if real { user.map(|u| u.id) } else { None },
+        user: if real {
+            user.as_ref().map(|u| u.id)
+        } else {
+            None
+        },
         phone: &phone,
         decoy: !real,
         decoy_stand_in: true,
@@ -32,7 +38,25 @@ pub async fn start_phone_login(
         locale: &client.locale,
     };
     tracing::info!(phone = ?phone, "phone login started");
-    codes::issue(deps, &tenant, new).await
+    let view = codes::issue(deps, &tenant, new).await?;
+    // One audit row either way, so both answers cost the same (R19).
+    let event = match (real, &user) {
+        (true, Some(u)) => Event::new(AuditKind::CodeSent).user(u.id),
+        (_, found) => Event::new(AuditKind::LoginFailed).detail(
+            "reason",
+            if found.is_some() {
+                "phone_login_not_allowed"
+            } else {
+                "unknown_number"
+            },
+        ),
+    };
+    let event = event
+        .phone(&phone)
+        .client(client)
+        .detail("purpose", Purpose::PhoneLogin.as_str());
+    audit::record(deps, tenant.id, event).await;
+    Ok(view)
 }
 
 /// Charges one send against every send limit (`limits::charge_send`), for known and unknown

@@ -156,23 +156,30 @@ async fn send_registration_code(
         locale: &client.locale,
     };
     let view = codes::issue(deps, tenant, new).await?;
-    if let Some(owner) = owner {
-        texts::send_notice(
-            deps,
-            tenant,
-            phone,
-            &client.locale,
-            texts::Notice::RegistrationAttempt,
-            format!("{}:notice", view.id),
-            deps.clock.now() + chrono::Duration::hours(1),
-        )
-        .await?;
-        let event = Event::new(AuditKind::RegistrationOfExistingNumber)
-            .user(owner.id)
+    // One audit row either way, so both answers cost the same (R19).
+    let Some(owner) = owner else {
+        let event = Event::new(AuditKind::CodeSent)
             .phone(phone)
-            .client(client);
+            .client(client)
+            .detail("purpose", Purpose::Registration.as_str());
         audit::record(deps, tenant.id, event).await;
-    }
+        return Ok(view);
+    };
+    texts::send_notice(
+        deps,
+        tenant,
+        phone,
+        &client.locale,
+        texts::Notice::RegistrationAttempt,
+        format!("{}:notice", view.id),
+        deps.clock.now() + chrono::Duration::hours(1),
+    )
+    .await?;
+    let event = Event::new(AuditKind::RegistrationOfExistingNumber)
+        .user(owner.id)
+        .phone(phone)
+        .client(client);
+    audit::record(deps, tenant.id, event).await;
     Ok(view)
 }
 
