@@ -242,6 +242,23 @@ const RATIOS: &[Ratio] = &[
         },
     },
     Ratio {
+        name: "S1 p99, SMS provider 200 ms ÷ 0 ms (issue 5)",
+        goal: Goal::AtMost(1.2),
+        unit: "",
+        compute: |r, _| {
+            let slow = at_concurrency(r, "s1-known-slow-sms", 64)?;
+            let fast = at_concurrency(r, "s1-known", 64)?;
+            Some((
+                div(slow.p99_us as f64, fast.p99_us as f64)?,
+                format!(
+                    "StartLogin for users at c=64: p99 {} µs with a 200 ms provider ÷ {} µs with \
+                     one answering at once",
+                    slow.p99_us, fast.p99_us
+                ),
+            ))
+        },
+    },
+    Ratio {
         name: "twostepd RSS at c=256",
         goal: Goal::None,
         unit: " MiB",
