@@ -13,6 +13,7 @@ pub mod clock;
 pub mod email;
 pub mod error;
 pub mod flows;
+mod hash_scheduling;
 pub mod ids;
 pub mod otp;
 pub mod password;

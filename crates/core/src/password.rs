@@ -6,7 +6,8 @@
 //! run or wait at once. A caller that cannot get a permit within the bounded wait gets
 //! `RateLimited` (RESOURCE_EXHAUSTED) rather than queueing without limit.
 //!
-//! The hash threads run at a lower CPU priority (nice 10), so that on a busy core the async
+//! The hash threads run under `SCHED_IDLE` (nice 10 where that is not permitted, and for a
+//! hash that has waited too long: `hash_scheduling`), so that on a busy core the async
 //! workers, Redis and PostgreSQL preempt a hash rather than wait behind it: code traffic keeps
 //! its latency during a burst of password logins (S5 in BENCHMARKS.md). On an idle core a
 //! hash runs at full speed.
@@ -30,6 +31,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 use unicode_normalization::UnicodeNormalization;
 
 use crate::error::CoreError;
+use crate::hash_scheduling::{HashScheduling, HashThreadScheduling, PROMOTE_AFTER};
 
 /// Input longer than this is refused before hashing, so nobody can make us hash megabytes.
 pub const MAX_PASSWORD_BYTES: usize = 1024;
@@ -117,6 +119,8 @@ struct Inner {
     permits: Arc<Semaphore>,
     /// The hash threads' queue; they stop when the last hasher clone drops it.
     jobs: mpsc::Sender<Job>,
+    /// Kept for its watchdog, which stops when the last hasher clone drops this.
+    _scheduling: HashScheduling,
     cost: HashCost,
     max_wait: Duration,
     /// A real hash of a random password, verified when the user does not exist so that an
@@ -131,11 +135,13 @@ impl PasswordHasher {
         let dummy = Password(SecretString::from(hex::encode(random)));
         let dummy_hash = hash_blocking(cost, &dummy, &mut Vec::new())?;
         let permits = permits.max(1);
-        let jobs = start_threads(permits)?;
+        let scheduling = HashScheduling::start(permits, PROMOTE_AFTER);
+        let jobs = start_threads(&scheduling, permits)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 permits: Arc::new(Semaphore::new(permits)),
                 jobs,
+                _scheduling: scheduling,
                 cost,
                 max_wait,
                 dummy_hash,
@@ -210,46 +216,38 @@ struct Job {
 type HashWork = Box<dyn FnOnce(&mut Vec<Block>) + Send>;
 
 /// Starts `count` hash threads sharing one queue; they end when its sender is dropped.
-fn start_threads(count: usize) -> Result<mpsc::Sender<Job>, CoreError> {
+fn start_threads(
+    scheduling: &HashScheduling,
+    count: usize,
+) -> Result<mpsc::Sender<Job>, CoreError> {
     let (tx, rx) = mpsc::channel::<Job>();
     let rx = Arc::new(Mutex::new(rx));
     for i in 0..count {
         let rx = Arc::clone(&rx);
+        let scheduling = scheduling
+            .thread(i)
+            .ok_or_else(|| CoreError::Internal("no scheduling slot for a hash thread".into()))?;
         std::thread::Builder::new()
             .name(format!("twostep-argon2-{i}"))
-            .spawn(move || hash_thread(&rx))
+            .spawn(move || hash_thread(&rx, &scheduling))
             .map_err(|e| CoreError::Internal(e.into()))?;
     }
     Ok(tx)
 }
 
-/// The niceness of the hash threads: below the async workers (0), above nothing else.
-const HASH_THREAD_NICE: i32 = 10;
-
-fn hash_thread(jobs: &Mutex<mpsc::Receiver<Job>>) {
-    lower_priority();
+fn hash_thread(jobs: &Mutex<mpsc::Receiver<Job>>, scheduling: &HashThreadScheduling) {
+    scheduling.enter();
     let mut memory = Vec::new();
     loop {
         // The lock is held only while waiting for the next job, never during a hash.
         let next = jobs.lock().unwrap_or_else(PoisonError::into_inner).recv();
         let Ok(job) = next else { return };
+        scheduling.hash_starts();
         (job.work)(&mut memory);
+        scheduling.hash_ends();
         drop(job.permit);
     }
 }
-
-/// Lowers this thread's priority (Linux applies `setpriority` to one thread when given its
-/// id). A refusal only costs latency under load, so it is logged, not fatal.
-#[cfg(target_os = "linux")]
-fn lower_priority() {
-    let me = rustix::thread::gettid();
-    if let Err(e) = rustix::process::setpriority_process(Some(me), HASH_THREAD_NICE) {
-        tracing::warn!(error = %e, "could not lower the password hash thread's priority");
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-fn lower_priority() {}
 
 fn hash_blocking(
     cost: HashCost,
