@@ -4,8 +4,8 @@
 //! Many concurrent rate-limit checks, verifies, creates, resends, failure counts and ticket
 //! uses run through the store while faults hit them at random points:
 //!
-//! - every call may be dropped mid-flight (a timeout of up to 3 ms: the request may or may
-//!   not have reached Redis, the answer is lost), on every backend of the contract suite
+//! - every call may be dropped mid-flight (right after its first poll, or after a timeout of
+//!   up to 3 ms: the request may or may not have reached Redis, the answer is lost), on every backend of the contract suite
 //!   ([`r36_dropped_calls_leave_no_key_without_ttl_and_no_uncounted_attempt`]);
 //! - and on a private standalone Redis and a private 3-master Redis Cluster (started from
 //!   `TWOSTEP_TEST_REDIS_SERVER`, so the kills reach no other test), a second connection
@@ -27,6 +27,7 @@ use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use futures::future::join_all;
@@ -51,13 +52,25 @@ fn random(n: u64) -> u64 {
     u64::try_from(Uuid::new_v4().as_u128() % u128::from(n)).unwrap()
 }
 
-/// How long a call may run before it is dropped: a quarter of the calls are never dropped
-/// (so that enough answers come back to count), the rest get 0 to 3 ms.
-fn budget() -> Duration {
-    if random(4) == 0 {
-        Duration::from_secs(10)
-    } else {
-        Duration::from_micros(random(3000))
+/// When a call is dropped.
+#[derive(Clone, Copy)]
+enum DropPoint {
+    /// Never: enough answers come back to count.
+    Never,
+    /// Right after its first poll, which hands the request to the connection but cannot
+    /// have read the reply: on Redis a certain mid-flight drop, however fast the server.
+    AfterFirstPoll,
+    /// After a timeout; tokio's timer rounds it up to its next millisecond tick.
+    After(Duration),
+}
+
+/// A quarter of the calls are never dropped, a quarter are dropped right after their first
+/// poll, and the rest get a timeout of 0 to 3 ms.
+fn drop_point() -> DropPoint {
+    match random(4) {
+        0 => DropPoint::Never,
+        1 => DropPoint::AfterFirstPoll,
+        _ => DropPoint::After(Duration::from_micros(random(3000))),
     }
 }
 
@@ -71,13 +84,24 @@ where
     F: Future<Output = Result<T, StoreError>> + Send + 'static,
 {
     let start_after = Duration::from_millis(random(SPREAD_MS));
-    let budget = budget();
+    let drop_point = drop_point();
     tokio::spawn(async move {
         tokio::time::sleep(start_after).await;
-        match tokio::time::timeout(budget, call).await {
-            Ok(Ok(answer)) => Some(answer),
-            Ok(Err(StoreError::Unavailable(_))) | Err(_) => None,
-            Ok(Err(e)) => panic!("a fault must make a call unavailable, never {e:?}"),
+        let answer = match drop_point {
+            DropPoint::Never => Some(call.await),
+            DropPoint::AfterFirstPoll => {
+                let mut call = std::pin::pin!(call);
+                match futures::poll!(call.as_mut()) {
+                    Poll::Ready(answer) => Some(answer),
+                    Poll::Pending => None,
+                }
+            }
+            DropPoint::After(budget) => tokio::time::timeout(budget, call).await.ok(),
+        };
+        match answer {
+            Some(Ok(answer)) => Some(answer),
+            Some(Err(StoreError::Unavailable(_))) | None => None,
+            Some(Err(e)) => panic!("a fault must make a call unavailable, never {e:?}"),
         }
     })
 }
