@@ -14,7 +14,9 @@ use crate::flows::{ClientInfo, Deps, limits, test_numbers, texts};
 use crate::ids::{ChallengeId, UserId};
 use crate::otp::{CodeMac, OtpCode};
 use crate::phone::PhoneNumber;
-use crate::ports::{OutgoingSms, ProviderCodeError, ResendOutcome, SmsText, VerifyOutcome};
+use crate::ports::{
+    OutgoingSms, ProviderCodeError, ResendOutcome, STAND_IN_EXPIRY, SmsText, VerifyOutcome,
+};
 use crate::tenant::Tenant;
 
 /// What the caller learns about a challenge. Never the code; the destination only masked.
@@ -271,11 +273,11 @@ async fn send_code(
     let lifetime = tenant.policy.code.lifetime;
     let text = texts::code_message(&settings, tenant, locale, phone, code, lifetime);
     // A decoy (R18) costs what a real code costs, a rendered text and a committed outbox row,
-    // so that its answer takes as long (R19); but its row expired before it was written (the
-    // epoch, whatever the clocks of the instances), and the outbox never sends an expired row:
-    // its sweep marks it expired and erases the body. Its code matches nothing anyway.
+    // so that its answer takes as long (R19); but its row is a stand-in, expired before it
+    // was written, and the outbox never sends an expired row: its sweep marks it expired and
+    // erases the body. Its code matches nothing anyway.
     let expires_at = if challenge.decoy {
-        DateTime::<Utc>::UNIX_EPOCH
+        STAND_IN_EXPIRY
     } else {
         challenge.expires_at
     };

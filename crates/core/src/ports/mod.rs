@@ -17,8 +17,8 @@ pub use api_clients::ApiClientRepo;
 pub use lockouts::{Admission, Factor, LockRule, LockoutRepo, LockoutState};
 pub use number_risk::{NoRiskSource, NumberRisk, NumberRiskCheck, StaticSimSwapList};
 pub use outbox::{
-    ClaimedOutboxMessage, NewOutboxMessage, OutboxOutcome, OutboxRecord, OutboxRepo, OutboxStatus,
-    ReceiptOutcome, ReceiptStatus, SealedBody,
+    ClaimedOutboxMessage, ExpiredRows, NewOutboxMessage, OutboxOutcome, OutboxRecord, OutboxRepo,
+    OutboxStatus, ReceiptOutcome, ReceiptStatus, STAND_IN_EXPIRY, SealedBody,
 };
 pub use provider_codes::{NoProviderCodes, ProviderCodeError, ProviderCodes};
 pub use records::{AuditLog, BackupCodeRepo, ConsumedChallenges, StoredBackupCode};

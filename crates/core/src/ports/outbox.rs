@@ -41,6 +41,20 @@ use crate::challenge::Purpose;
 use crate::ids::TenantId;
 use crate::ports::RepoError;
 
+/// The expiry of a stand-in row: a message queued only so that a decoy costs what a real
+/// code costs (R19), which must never be sent. It has expired before it is written, whatever
+/// the clocks of the instances, so no claim takes it and the sweep erases it.
+pub const STAND_IN_EXPIRY: DateTime<Utc> = DateTime::<Utc>::UNIX_EPOCH;
+
+/// What one [`OutboxRepo::expire_due`] ended.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ExpiredRows {
+    /// Messages that were meant to be sent and ran out of time first (worth a warning).
+    pub missed: u64,
+    /// Stand-in rows ([`STAND_IN_EXPIRY`]), which were never meant to be sent.
+    pub stand_ins: u64,
+}
+
 /// Where a row is in its life; see the module docs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum OutboxStatus {
@@ -264,8 +278,13 @@ pub trait OutboxRepo: Send + Sync + 'static {
     ) -> Result<u64, RepoError>;
 
     /// Rows past `expires_at` that no worker holds (`queued`, or `sending` with its lease run
-    /// out and not under one of `held`) become `expired`, their body erased. Returns how many.
-    async fn expire_due(&self, now: DateTime<Utc>, held: &[uuid::Uuid]) -> Result<u64, RepoError>;
+    /// out and not under one of `held`) become `expired`, their body erased. Returns how many,
+    /// with the stand-ins (queued to expire at [`STAND_IN_EXPIRY`]) counted apart.
+    async fn expire_due(
+        &self,
+        now: DateTime<Utc>,
+        held: &[uuid::Uuid],
+    ) -> Result<ExpiredRows, RepoError>;
 
     /// A delivery receipt for the row `provider` (the configured name) accepted as
     /// `provider_message_id`, received at `now`. Moves the row only forward (module docs):

@@ -322,7 +322,7 @@ async fn a_message_whose_code_expired_is_never_sent() {
     f.clock.advance(TimeDelta::seconds(30));
     let sender = Script::ok();
     let tick = f.worker(Arc::clone(&sender)).run_once().await.unwrap();
-    assert_eq!((tick.expired, tick.claimed), (1, 0));
+    assert_eq!((tick.expired.missed, tick.claimed), (1, 0));
     assert!(sender.calls().is_empty());
     let row = f.row("late").await;
     assert_eq!(row.status, OutboxStatus::Expired);
@@ -369,7 +369,7 @@ async fn a_worker_with_another_key_leaves_the_row_alone() {
     assert_eq!(f.row("k").await.status, OutboxStatus::Queued);
     // It still expires it when its time comes.
     f.clock.advance(TimeDelta::seconds(10));
-    assert_eq!(worker.run_once().await.unwrap().expired, 1);
+    assert_eq!(worker.run_once().await.unwrap().expired.missed, 1);
     assert!(sender.calls().is_empty());
 }
 

@@ -11,7 +11,8 @@ use tokio::time::Instant;
 use twostep_core::clock::Clock;
 use twostep_core::phone::PhoneNumber;
 use twostep_core::ports::{
-    ClaimedOutboxMessage, OutboxOutcome, OutboxRepo, OutgoingSms, RepoError, SendError, SmsSender,
+    ClaimedOutboxMessage, ExpiredRows, OutboxOutcome, OutboxRepo, OutgoingSms, RepoError,
+    SendError, SmsSender,
 };
 
 use super::seal::OutboxKey;
@@ -64,7 +65,7 @@ impl OutboxSettings {
 /// What one pass of [`OutboxWorker::run_once`] did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Tick {
-    pub expired: u64,
+    pub expired: ExpiredRows,
     pub requeued: u64,
     pub claimed: usize,
 }
@@ -216,16 +217,21 @@ impl Inner {
     }
 
     /// Ends expired rows, then requeues abandoned ones.
-    async fn sweep(&self) -> Result<(u64, u64), RepoError> {
+    async fn sweep(&self) -> Result<(ExpiredRows, u64), RepoError> {
         let now = self.clock.now();
         let held = self.held();
         let expired = self.repo.expire_due(now, &held).await?;
         let requeued = self.repo.requeue_abandoned(now, &held).await?;
-        if expired > 0 {
+        if expired.missed > 0 {
             tracing::warn!(
-                count = expired,
+                count = expired.missed,
                 "sms outbox: messages expired before sending"
             );
+        }
+        // Stand-ins (decoys' rows) are never sent: their end is routine, and a warning for
+        // each would hide the real ones.
+        if expired.stand_ins > 0 {
+            tracing::debug!(count = expired.stand_ins, "sms outbox: stand-ins erased");
         }
         if requeued > 0 {
             tracing::warn!(

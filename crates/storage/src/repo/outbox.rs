@@ -25,8 +25,8 @@ use sea_orm::{
 use twostep_core::challenge::Purpose;
 use twostep_core::ids::TenantId;
 use twostep_core::ports::{
-    ClaimedOutboxMessage, NewOutboxMessage, OutboxOutcome, OutboxRecord, OutboxRepo, OutboxStatus,
-    ReceiptOutcome, ReceiptStatus, RepoError, SealedBody,
+    ClaimedOutboxMessage, ExpiredRows, NewOutboxMessage, OutboxOutcome, OutboxRecord, OutboxRepo,
+    OutboxStatus, ReceiptOutcome, ReceiptStatus, RepoError, STAND_IN_EXPIRY, SealedBody,
 };
 
 use super::db_time;
@@ -42,6 +42,35 @@ pub struct SqlOutboxRepo {
 impl SqlOutboxRepo {
     pub(crate) fn new(db: DatabaseConnection) -> Self {
         Self { db }
+    }
+
+    /// Ends the rows of `slice` past their expiry that no worker holds; returns how many.
+    async fn expire_where(
+        &self,
+        now: DateTime<Utc>,
+        held: &[uuid::Uuid],
+        slice: sea_orm::sea_query::SimpleExpr,
+    ) -> Result<u64, RepoError> {
+        let now = db_time(now);
+        let unheld = Condition::any().add(status_is(OutboxStatus::Queued)).add(
+            Condition::all()
+                .add(status_is(OutboxStatus::Sending))
+                .add(Column::LeaseUntil.lte(now))
+                .add(not_held(held)),
+        );
+        let res = Entity::update_many()
+            .col_expr(Column::Status, Expr::value(OutboxStatus::Expired.as_str()))
+            .col_expr(Column::Body, null_body())
+            .col_expr(Column::ClaimToken, null_uuid())
+            .col_expr(Column::LeaseUntil, null_time())
+            .col_expr(Column::UpdatedAt, Expr::value(now))
+            .filter(Column::ExpiresAt.lte(now))
+            .filter(slice)
+            .filter(unheld)
+            .exec(&self.db)
+            .await
+            .map_err(repo_err)?;
+        Ok(res.rows_affected)
     }
 }
 
@@ -285,26 +314,19 @@ impl OutboxRepo for SqlOutboxRepo {
     }
 
     #[tracing::instrument(skip(self))]
-    async fn expire_due(&self, now: DateTime<Utc>, held: &[uuid::Uuid]) -> Result<u64, RepoError> {
-        let now = db_time(now);
-        let unheld = Condition::any().add(status_is(OutboxStatus::Queued)).add(
-            Condition::all()
-                .add(status_is(OutboxStatus::Sending))
-                .add(Column::LeaseUntil.lte(now))
-                .add(not_held(held)),
-        );
-        let res = Entity::update_many()
-            .col_expr(Column::Status, Expr::value(OutboxStatus::Expired.as_str()))
-            .col_expr(Column::Body, null_body())
-            .col_expr(Column::ClaimToken, null_uuid())
-            .col_expr(Column::LeaseUntil, null_time())
-            .col_expr(Column::UpdatedAt, Expr::value(now))
-            .filter(Column::ExpiresAt.lte(now))
-            .filter(unheld)
-            .exec(&self.db)
-            .await
-            .map_err(repo_err)?;
-        Ok(res.rows_affected)
+    async fn expire_due(
+        &self,
+        now: DateTime<Utc>,
+        held: &[uuid::Uuid],
+    ) -> Result<ExpiredRows, RepoError> {
+        // Two statements, so that stand-ins are counted apart without reading rows back.
+        let stand_ins = self
+            .expire_where(now, held, Column::ExpiresAt.lte(STAND_IN_EXPIRY))
+            .await?;
+        let missed = self
+            .expire_where(now, held, Column::ExpiresAt.gt(STAND_IN_EXPIRY))
+            .await?;
+        Ok(ExpiredRows { missed, stand_ins })
     }
 
     #[tracing::instrument(skip(self, status))]

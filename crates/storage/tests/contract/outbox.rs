@@ -9,8 +9,8 @@ use chrono::{DateTime, TimeDelta, Utc};
 use twostep_core::challenge::Purpose;
 use twostep_core::ids::TenantId;
 use twostep_core::ports::{
-    NewOutboxMessage, OutboxOutcome, OutboxRecord, OutboxRepo, OutboxStatus, ReceiptOutcome,
-    ReceiptStatus, SealedBody,
+    ExpiredRows, NewOutboxMessage, OutboxOutcome, OutboxRecord, OutboxRepo, OutboxStatus,
+    ReceiptOutcome, ReceiptStatus, STAND_IN_EXPIRY, SealedBody,
 };
 use twostep_storage::Database;
 
@@ -613,7 +613,8 @@ async fn the_callers_own_claims_are_neither_requeued_nor_expired(db: Database) {
         db.outbox()
             .expire_due(t + secs(10), &[c.claim])
             .await
-            .unwrap(),
+            .unwrap()
+            .missed,
         1
     );
     assert_eq!(record(&db, mine.id).await.status, OutboxStatus::Sending);
@@ -653,9 +654,33 @@ async fn expire_due_ends_unheld_rows_past_their_expiry(db: Database) {
         .unwrap();
     db.outbox().enqueue(&queued).await.unwrap();
     db.outbox().enqueue(&fresh).await.unwrap();
+    // A decoy's stand-in: ended on the first sweep, and counted apart.
+    let stand_in = NewOutboxMessage {
+        expires_at: STAND_IN_EXPIRY,
+        ..message(tenant, "s", t, secs(300))
+    };
+    db.outbox().enqueue(&stand_in).await.unwrap();
+    let first = ExpiredRows {
+        missed: 0,
+        stand_ins: 1,
+    };
+    assert_eq!(db.outbox().expire_due(t, &[]).await.unwrap(), first);
+    assert_eq!(record(&db, stand_in.id).await.status, OutboxStatus::Expired);
+    assert!(!record(&db, stand_in.id).await.has_body);
 
-    assert_eq!(db.outbox().expire_due(t + secs(9), &[]).await.unwrap(), 0);
-    assert_eq!(db.outbox().expire_due(t + secs(10), &[]).await.unwrap(), 2);
+    let none = ExpiredRows::default();
+    assert_eq!(
+        db.outbox().expire_due(t + secs(9), &[]).await.unwrap(),
+        none
+    );
+    let two = ExpiredRows {
+        missed: 2,
+        stand_ins: 0,
+    };
+    assert_eq!(
+        db.outbox().expire_due(t + secs(10), &[]).await.unwrap(),
+        two
+    );
     assert_eq!(record(&db, queued.id).await.status, OutboxStatus::Expired);
     assert!(!record(&db, queued.id).await.has_body);
     assert_eq!(record(&db, lapsed.id).await.status, OutboxStatus::Expired);
