@@ -1,6 +1,18 @@
 //! Where the password hash threads sit in the kernel's scheduler.
 //!
-//! A hash starts under `SCHED_IDLE`. The kernel preempts a task of that policy as soon as a
+//! By default ([`HashPriority::Nice`]) they run under `SCHED_OTHER` at nice 10: below the
+//! async workers, so a busy core still favours code traffic, but not so low that the kernel
+//! treats their core as idle. Measured on 2026-12-04 (S4 and S5 in BENCHMARKS.md, three runs
+//! of each setting, unpinned): under `SCHED_IDLE` the hash thread ran 94.5 % of the time it
+//! had work against 99.9 % at nice 10, because the kernel places every wake-up (async
+//! workers, Redis, PostgreSQL) on a core that runs only `SCHED_IDLE` tasks, preempting the
+//! hash; password logins ÷ hash rate read 0.78–0.89 under `SCHED_IDLE` and 0.94–1.00 at
+//! nice 10, while S5's VerifyCode p99 ratio was no better under `SCHED_IDLE` (1.06–3.31
+//! against 0.93–1.87).
+//!
+//! [`HashPriority::Idle`] (`security.password_hash_idle`) keeps the stricter policy for a
+//! deployment that wants any runnable task to preempt a hash at once. There a hash starts
+//! under `SCHED_IDLE`. The kernel preempts a task of that policy as soon as a
 //! normal task wakes on its core, so an async worker, Redis or PostgreSQL never waits behind a
 //! hash: code traffic keeps its latency beside a burst of password logins (S5 in
 //! BENCHMARKS.md). At nice 10 alone, a woken worker could still wait out the rest of the hash's
@@ -27,6 +39,16 @@ pub(crate) const PROMOTE_AFTER: Duration = Duration::from_millis(200);
 /// The niceness of the hash threads: below the async workers (0), above nothing else.
 pub(crate) const HASH_THREAD_NICE: i32 = 10;
 
+/// The kernel policy of the password hash threads; see the module docs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum HashPriority {
+    /// `SCHED_OTHER` at nice 10.
+    #[default]
+    Nice,
+    /// `SCHED_IDLE`, promoted to nice 10 for a hash running longer than [`PROMOTE_AFTER`].
+    Idle,
+}
+
 /// The scheduling of a set of hash threads: one slot per thread, watched while hashes run.
 /// Dropping it stops the watchdog.
 pub(crate) struct HashScheduling {
@@ -52,10 +74,14 @@ struct Slot {
 }
 
 impl HashScheduling {
-    /// Slots for `threads` hash threads, promoted after `promote_after` (see the module).
-    pub(crate) fn start(threads: usize, promote_after: Duration) -> Self {
+    /// Slots for `threads` hash threads at `priority`; under [`HashPriority::Idle`], a hash
+    /// is promoted after `promote_after` (see the module).
+    pub(crate) fn start(threads: usize, priority: HashPriority, promote_after: Duration) -> Self {
         let slots: Arc<Vec<Arc<Slot>>> =
             Arc::new((0..threads).map(|_| Arc::new(Slot::default())).collect());
+        if priority == HashPriority::Nice {
+            return Self { slots, idle: false };
+        }
         let idle =
             sys::idle_round_trip_works() && start_watchdog(Arc::downgrade(&slots), promote_after);
         if !idle && cfg!(target_os = "linux") {
@@ -266,7 +292,7 @@ mod tests {
     /// SCHED_IDLE is 5 and SCHED_OTHER 0 in /proc's policy field.
     #[test]
     fn a_hash_thread_starts_idle_and_a_long_hash_is_promoted_then_returned() {
-        let scheduling = HashScheduling::start(1, Duration::from_millis(20));
+        let scheduling = HashScheduling::start(1, HashPriority::Idle, Duration::from_millis(20));
         let this = scheduling.thread(0).unwrap();
         let (go, wait) = std::sync::mpsc::channel::<()>();
         let (done, finished) = std::sync::mpsc::channel::<()>();

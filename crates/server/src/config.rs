@@ -14,7 +14,7 @@ use std::time::Duration;
 use secrecy::SecretString;
 use serde::Deserialize;
 use twostep_core::otp::CodeKey;
-use twostep_core::password::HashCost;
+use twostep_core::password::{HashCost, HashPriority};
 use twostep_sms_gateway::OutboxKey;
 
 mod auth;
@@ -77,6 +77,7 @@ pub struct Settings {
     pub hash_cost: HashCost,
     pub hash_permits: usize,
     pub hash_max_wait: Duration,
+    pub hash_priority: HashPriority,
     /// `security.sms_kill_switch`: refuse every code send.
     pub sms_kill_switch: bool,
     pub sms_console: bool,
@@ -179,6 +180,8 @@ pub struct RawSecurity {
     /// Concurrent password hashes; default: cores - 1, at least 1.
     pub password_hash_permits: Option<usize>,
     pub password_hash_max_wait_ms: u64,
+    /// Password hashes under `SCHED_IDLE` instead of nice 10 (see `core::hash_scheduling`).
+    pub password_hash_idle: bool,
     /// The global SMS kill switch: `true` refuses every code send with UNAVAILABLE before
     /// any limit, outbox row or provider (SMS-pumping emergency brake).
     pub sms_kill_switch: bool,
@@ -260,6 +263,7 @@ impl Default for RawSecurity {
             argon2_parallelism: cost.p,
             password_hash_permits: None,
             password_hash_max_wait_ms: 2_000,
+            password_hash_idle: false,
             sms_kill_switch: false,
         }
     }
@@ -533,6 +537,11 @@ fn validate(
         hash_cost,
         hash_permits,
         hash_max_wait: Duration::from_millis(raw.security.password_hash_max_wait_ms),
+        hash_priority: if raw.security.password_hash_idle {
+            HashPriority::Idle
+        } else {
+            HashPriority::Nice
+        },
         sms_kill_switch: raw.security.sms_kill_switch,
         sms_console,
         sms,

@@ -154,18 +154,20 @@ impl Application {
             );
             CodeKey::random()
         });
-        let passwords = PasswordHasher::new(
+        let passwords = PasswordHasher::with_priority(
             settings.hash_cost,
             settings.hash_permits,
             settings.hash_max_wait,
+            settings.hash_priority,
         )
         .map_err(|e| anyhow::anyhow!("argon2 parameters: {e}"))?;
         // Backup codes carry ~50 bits: a low argon2id cost is allowed (R26), so checking the
         // ten of a batch stays cheap.
-        let backup_code_hasher = PasswordHasher::new(
+        let backup_code_hasher = PasswordHasher::with_priority(
             BACKUP_CODE_COST,
             settings.hash_permits,
             settings.hash_max_wait,
+            settings.hash_priority,
         )
         .map_err(|e| anyhow::anyhow!("argon2 parameters for backup codes: {e}"))?;
         let (abandoned, abandoned_watcher) = suspicious::abandoned_watch(ABANDONED_WATCH_QUEUE);
