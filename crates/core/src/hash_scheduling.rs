@@ -12,11 +12,10 @@
 //!
 //! [`HashPriority::Idle`] (`security.password_hash_idle`) keeps the stricter policy for a
 //! deployment that wants any runnable task to preempt a hash at once. There a hash starts
-//! under `SCHED_IDLE`. The kernel preempts a task of that policy as soon as a
-//! normal task wakes on its core, so an async worker, Redis or PostgreSQL never waits behind a
-//! hash: code traffic keeps its latency beside a burst of password logins (S5 in
-//! BENCHMARKS.md). At nice 10 alone, a woken worker could still wait out the rest of the hash's
-//! time slice, a few milliseconds, and that was S5's p99.
+//! under `SCHED_IDLE`. The kernel preempts a task of that policy as soon as a normal task
+//! wakes on its core, so an async worker, Redis or PostgreSQL never waits out the rest of a
+//! hash's time slice. That was the reason for the policy (S5's p99 looked like such waits);
+//! the A/B above did not bear it out.
 //!
 //! `SCHED_IDLE` alone would let a core that never idles starve password logins (a flood of
 //! code traffic would lock everybody out of them), so a watchdog moves a hash that has been

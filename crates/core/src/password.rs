@@ -7,9 +7,9 @@
 //! a thread that finishes a hash starts the next at once instead of idling until an async
 //! worker wakes, takes the freed slot and hands a job over (under S4 the hash thread's share
 //! of busy time went from 94.5 % to 95.1 % with it: small, since that wake-up is quick). A
-//! caller that cannot get a slot within the bounded
-//! wait gets `RateLimited` (RESOURCE_EXHAUSTED) rather than queueing without limit; one that
-//! gets one waits at most one more hash.
+//! caller that cannot get a slot within the bounded wait gets `RateLimited`
+//! (RESOURCE_EXHAUSTED) rather than queueing without limit; one that gets one waits at most
+//! one more hash.
 //!
 //! The hash threads run at nice 10 (or, configured, under `SCHED_IDLE`: `hash_scheduling`
 //! says why nice 10 is the default), so that on a busy core the async workers, Redis and
