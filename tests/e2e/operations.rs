@@ -47,13 +47,16 @@ async fn a_malformed_listen_addr_is_named_and_exits_non_zero() {
 }
 
 /// SIGTERM while an RPC is running: the RPC completes, then the process exits 0. A password
-/// hash with many iterations makes CreateUser slow enough to be in flight.
+/// hash with many iterations makes CreateUser slow enough to be in flight: 300 iterations take
+/// about 2 s on the project's 2-core machine (one iteration of m=19456 KiB is ~6 ms there), so
+/// the RPC is still running 300 ms in however fast the machine is. 40 iterations (~250 ms)
+/// finished before the signal on a quiet machine.
 #[tokio::test]
 async fn sigterm_lets_the_in_flight_rpc_finish_then_exits_zero() {
     let mut server = TestServer::start_with(
         Backend::Embedded,
         &[
-            ("TWOSTEP_SECURITY__ARGON2_ITERATIONS", "40"),
+            ("TWOSTEP_SECURITY__ARGON2_ITERATIONS", "300"),
             ("TWOSTEP_SERVER__REQUEST_TIMEOUT_MS", "120000"),
         ],
     )
