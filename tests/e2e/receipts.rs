@@ -4,6 +4,10 @@
 //! with `X-Twilio-Signature` over the public URL. A bad signature is refused with 403 and
 //! changes nothing; a good one turns the outbox row `delivered`. Rows are read with the
 //! `sqlite3` and `psql` command-line clients, as in the outbox tests.
+//!
+//! The same for a tenant's own Twilio (SetSmsProviders): its messages carry the tenant's
+//! endpoint as `StatusCallback`, receipts there are checked with the tenant's Auth Token, and
+//! another tenant's endpoint cannot reach the tenant's rows.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -15,6 +19,7 @@ use hmac::{Hmac, Mac};
 use sha1::Sha1;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use twostep_proto::v1 as pb;
 use twostep_tests::server::TempDir;
 use twostep_tests::{Backend, SharedStores, TestServer, env};
 
@@ -184,9 +189,14 @@ impl Drop for FakeTwilio {
 
 // === Twilio's side of a status callback ===
 
+/// `X-Twilio-Signature` with the configured provider's Auth Token.
+fn twilio_signature(url: &str, params: &[(&str, &str)]) -> String {
+    twilio_signature_with(AUTH_TOKEN, url, params)
+}
+
 /// `X-Twilio-Signature`: Base64(HMAC-SHA1(Auth Token, URL + sorted name+value pairs)),
 /// written here from the fact sheet, apart from the server's implementation.
-fn twilio_signature(url: &str, params: &[(&str, &str)]) -> String {
+fn twilio_signature_with(auth_token: &str, url: &str, params: &[(&str, &str)]) -> String {
     let mut sorted = params.to_vec();
     sorted.sort();
     let mut data = url.to_owned();
@@ -194,7 +204,7 @@ fn twilio_signature(url: &str, params: &[(&str, &str)]) -> String {
         data.push_str(k);
         data.push_str(v);
     }
-    let mut mac = Hmac::<Sha1>::new_from_slice(AUTH_TOKEN.as_bytes()).unwrap();
+    let mut mac = Hmac::<Sha1>::new_from_slice(auth_token.as_bytes()).unwrap();
     mac.update(data.as_bytes());
     base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
 }
@@ -427,4 +437,159 @@ async fn receipts_on_postgres_and_redis() {
     let stores = SharedStores::new(env::required("TWOSTEP_TEST_REDIS_URL")).await;
     let db = Db::Postgres(stores.database_url.clone());
     walkthrough(Backend::Shared(stores), db, &[]).await;
+}
+
+// === a tenant's own Twilio ===
+
+/// Sets `tenant`'s providers to one Twilio entry `provider_id` on the fake, with its own
+/// Auth Token.
+async fn set_tenant_twilio(
+    server: &TestServer,
+    tenant: &str,
+    provider_id: &str,
+    twilio_port: u16,
+    auth_token: &str,
+) {
+    let entry = pb::SmsProviderConfig {
+        provider_id: provider_id.into(),
+        kind: pb::SmsProviderKind::Twilio.into(),
+        settings: [
+            ("base_url", format!("http://127.0.0.1:{twilio_port}")),
+            ("account_sid", ACCOUNT_SID.to_owned()),
+            ("from", "+15005550006".to_owned()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect(),
+        secrets: [("auth_token".to_owned(), auth_token.to_owned())].into(),
+        ..Default::default()
+    };
+    let req = pb::SetSmsProvidersRequest {
+        providers: vec![entry],
+        ..Default::default()
+    };
+    server
+        .admin()
+        .await
+        .set_sms_providers(for_tenant(tenant, req))
+        .await
+        .unwrap();
+}
+
+async fn tenant_walkthrough(backend: Backend, db: Db, extra_env: &[(&str, &str)]) {
+    const TOKEN_A: &str = "tenant-a-twilio-auth-token";
+    const TOKEN_B: &str = "tenant-b-twilio-auth-token";
+    let twilio = FakeTwilio::start().await;
+    let server = TestServer::start_with_config(backend, &config(twilio.port), extra_env).await;
+    let listener = listener_addr(&server);
+    // Two tenants whose own Twilio entries have the same id, each with its own Auth Token.
+    let (a, a_id) = create_tenant_with_id(&server, policy(pb::TwoStepMode::Optional)).await;
+    let (b, b_id) = create_tenant_with_id(&server, policy(pb::TwoStepMode::Optional)).await;
+    set_tenant_twilio(&server, &a, "gateway", twilio.port, TOKEN_A).await;
+    set_tenant_twilio(&server, &b, "gateway", twilio.port, TOKEN_B).await;
+
+    let phone = random_us_number();
+    create_phone_user_in(&server, &a, &phone).await;
+    start_phone_login_in(&server, &a, &phone, client())
+        .await
+        .unwrap();
+    let sent = twilio.wait_for(&phone).await;
+    // The tenant's message names the tenant's endpoint, not the configured provider's.
+    let path = format!("/v1/receipts/tenants/{a_id}/gateway");
+    let url = format!("{PUBLIC_BASE_URL}{path}");
+    assert_eq!(sent.status_callback.as_deref(), Some(url.as_str()));
+    let row = db.wait_status(&phone, "sent").await;
+    assert_eq!(row, format!("sent|gateway|{}|0", sent.sid));
+
+    let delivered = [
+        ("MessageSid", sent.sid.as_str()),
+        ("AccountSid", ACCOUNT_SID),
+        ("MessageStatus", "delivered"),
+        ("To", sent.to.as_str()),
+    ];
+    // Signed with another token (the configured provider's, tenant b's): refused.
+    for token in [AUTH_TOKEN, TOKEN_B] {
+        let sig = twilio_signature_with(token, &url, &delivered);
+        assert_eq!(
+            post_callback(&listener, &path, &delivered, Some(&sig)).await,
+            403
+        );
+    }
+    assert_eq!(db.row(&phone).unwrap(), row);
+    let log = server.stderr_text();
+    let refusal = log
+        .lines()
+        .find(|l| l.contains("delivery receipt refused"))
+        .unwrap_or_else(|| panic!("no refusal logged:\n{log}"));
+    assert!(
+        refusal.contains(&a_id) && refusal.contains("gateway") && refusal.contains("mismatch"),
+        "{refusal}"
+    );
+    assert!(!log.contains(&sent.to), "the full number was logged");
+
+    // Tenant b's endpoint, properly signed by b's Twilio, for a's message id: b has no such
+    // message, so nothing changes (200, or Twilio would retry).
+    let b_path = format!("/v1/receipts/tenants/{b_id}/gateway");
+    let b_sig = twilio_signature_with(TOKEN_B, &format!("{PUBLIC_BASE_URL}{b_path}"), &delivered);
+    assert_eq!(
+        post_callback(&listener, &b_path, &delivered, Some(&b_sig)).await,
+        200
+    );
+    assert_eq!(db.row(&phone).unwrap(), row);
+    // Neither can the configured provider's endpoint: no configured provider sent it.
+    let global = format!("{PUBLIC_BASE_URL}/v1/receipts/twilio");
+    let global_sig = twilio_signature(&global, &delivered);
+    assert_eq!(
+        post_callback(
+            &listener,
+            "/v1/receipts/twilio",
+            &delivered,
+            Some(&global_sig)
+        )
+        .await,
+        200
+    );
+    assert_eq!(db.row(&phone).unwrap(), row);
+
+    // Signed with a's own token at a's endpoint: delivered.
+    let good = twilio_signature_with(TOKEN_A, &url, &delivered);
+    assert_eq!(
+        post_callback(&listener, &path, &delivered, Some(&good)).await,
+        200
+    );
+    let row = db.wait_status(&phone, "delivered").await;
+    assert_eq!(row, format!("delivered|gateway|{}|1", sent.sid));
+
+    // No endpoint: an unknown tenant, a provider the tenant does not have.
+    let stranger = uuid::Uuid::new_v4();
+    for path in [
+        format!("/v1/receipts/tenants/{stranger}/gateway"),
+        format!("/v1/receipts/tenants/{a_id}/other"),
+    ] {
+        assert_eq!(
+            post_callback(&listener, &path, &delivered, Some(&good)).await,
+            404,
+            "{path}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_tenants_own_twilio_reports_to_the_tenants_endpoint_only() {
+    let dir = TempDir::new();
+    let path = dir.0.join("twostep.db");
+    let url = format!("sqlite://{}?mode=rwc", path.display());
+    tenant_walkthrough(
+        Backend::Embedded,
+        Db::Sqlite(path),
+        &[("TWOSTEP_DATABASE__URL", &url)],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn tenant_receipts_on_postgres_and_redis() {
+    let stores = SharedStores::new(env::required("TWOSTEP_TEST_REDIS_URL")).await;
+    let db = Db::Postgres(stores.database_url.clone());
+    tenant_walkthrough(Backend::Shared(stores), db, &[]).await;
 }

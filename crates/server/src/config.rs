@@ -24,7 +24,7 @@ mod sessions;
 mod sms;
 
 pub use auth::{AuthSettings, RawAuth, RawTls, TlsSettings};
-pub use http::{HttpSettings, RawHttp, receipt_path};
+pub use http::{HttpSettings, RawHttp, default_callback, receipt_path, tenant_receipt_path};
 pub use risk::{RawRisk, RiskSettings};
 pub use sessions::RawSessions;
 pub use sms::{

@@ -38,7 +38,7 @@ use twostep_storage::{Database, DbOptions};
 use crate::authn::{Authn, AuthnLayer};
 use crate::config::{Environment, Settings};
 use crate::health::{self, Probe};
-use crate::http::{HttpServer, ReceiptEndpoint};
+use crate::http::{HttpServer, ReceiptEndpoint, TenantVerifiers};
 use crate::services::account::AccountApi;
 use crate::services::admin::AdminApi;
 use crate::services::auth::AuthApi;
@@ -131,6 +131,8 @@ impl Application {
                     settings.sms.routing,
                     Arc::clone(&clock),
                     is_production(&settings),
+                    // Tenants' Twilio and Plivo get their receipt endpoint as status callback.
+                    settings.http.as_ref().map(|h| h.public_base_url.clone()),
                 ),
             )
             .with_verify(Arc::clone(&verify_services)),
@@ -202,7 +204,7 @@ impl Application {
         let listener = TcpListener::bind(settings.listen_addr)
             .await
             .with_context(|| format!("binding server.listen_addr {}", settings.listen_addr))?;
-        let http = receipt_listener(&settings, &database, Arc::clone(&deps.clock)).await?;
+        let http = receipt_listener(&settings, &database, &deps).await?;
         let api_clients = Arc::new(api_clients(
             &database,
             Arc::clone(&deps.clock),
@@ -423,11 +425,13 @@ pub fn api_clients(
 }
 
 /// Binds the delivery-receipt listener when `[http]` is configured: endpoints for the
-/// configured providers whose kind takes receipts, recording them on the outbox rows.
+/// configured providers whose kind takes receipts and for tenants' own providers (read
+/// through the flows' settings store, so they share its cache), recording them on the
+/// outbox rows.
 async fn receipt_listener(
     settings: &Settings,
     database: &Database,
-    clock: Arc<dyn Clock>,
+    deps: &Deps,
 ) -> anyhow::Result<Option<HttpServer>> {
     let Some(http) = &settings.http else {
         return Ok(None);
@@ -435,16 +439,23 @@ async fn receipt_listener(
     let listener = TcpListener::bind(http.listen_addr)
         .await
         .with_context(|| format!("binding http.listen_addr {}", http.listen_addr))?;
+    let tenants = TenantVerifiers::new(
+        Arc::clone(&deps.tenants),
+        Arc::clone(&deps.sms_settings),
+        is_production(settings),
+    );
     let endpoint = ReceiptEndpoint::new(
         &http.public_base_url,
         &settings.sms.providers,
+        tenants,
         Arc::new(database.outbox()),
-        clock,
+        Arc::clone(&deps.clock),
     );
     tracing::info!(
         public_base_url = %http.public_base_url,
         providers = %endpoint.providers().join(", "),
-        "delivery receipts accepted at <public_base_url>/v1/receipts/<provider>"
+        "delivery receipts accepted at <public_base_url>/v1/receipts/<provider> and, for \
+         tenants' own providers, /v1/receipts/tenants/<tenant_id>/<provider_id>"
     );
     Ok(Some(HttpServer::new(listener, endpoint)))
 }

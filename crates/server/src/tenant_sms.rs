@@ -8,6 +8,10 @@
 //! provider's countries become routes. Secrets must come in `secrets`; any setting may.
 //! A `twilio_verify` entry is the tenant's code backend, not a text provider: at most one,
 //! checked by `tenant_verify`, and left out of the routes.
+//!
+//! The tenant's router ([`router_builder`]) and its receipt endpoints ([`receipt_verifier`],
+//! for `http::tenant_receipts`) both take their specs from [`specs`], so a receipt is
+//! checked with the credentials of the very provider that sent the message.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -15,24 +19,30 @@ use std::sync::Arc;
 use secrecy::ExposeSecret;
 use twostep_core::clock::Clock;
 use twostep_core::error::CoreError;
+use twostep_core::ids::TenantId;
 use twostep_core::phone::Region;
 use twostep_core::ports::ProviderEntry;
 use twostep_sms_gateway::factory::{self, ProviderSpec, RouteSpec};
+use twostep_sms_gateway::receipts::ReceiptVerifier;
 use twostep_sms_gateway::{Router, RouterPolicy};
 
 use twostep_sms_gateway::verify_services;
 
-use crate::config::{KeyError, RawProvider, provider_spec};
+use crate::config::{KeyError, RawProvider, default_callback, provider_spec, tenant_receipt_path};
 use crate::tenant_verify;
 
 /// Keys that hold credentials, per kind: refused in `settings` (they would be returned).
+/// What proves a delivery receipt (`signature_secret`, `receipt_token`) is one: whoever
+/// reads it can forge receipts for the tenant's messages.
 fn secret_keys(kind: &str) -> &'static [&'static str] {
     match kind {
-        "twilio" | "twilio_verify" | "plivo" => &["auth_token"],
-        "clickatell" => &["api_key"],
+        "twilio" => &["auth_token", "signature_secret"],
+        "twilio_verify" | "plivo" => &["auth_token"],
+        "clickatell" => &["api_key", "receipt_token"],
         "clickatell_legacy" => &["auth_token", "token"],
-        "vonage" => &["api_secret"],
-        "bulksms" | "bulksms_eapi" => &["password"],
+        "vonage" => &["api_secret", "signature_secret", "receipt_token"],
+        "bulksms" => &["password", "receipt_token"],
+        "bulksms_eapi" => &["password"],
         "messagebird" => &["access_key"],
         _ => &[],
     }
@@ -237,6 +247,46 @@ pub fn specs(entries: &[ProviderEntry], production: bool) -> Result<TenantSpecs,
     })
 }
 
+/// The specs of `tenant`'s entries as its router sends with them: [`specs`], with Twilio
+/// and Plivo entries that set no `status_callback` pointed at their receipt endpoint under
+/// `receipts_base` (`http.public_base_url`; `None` when the receipt listener is off).
+pub fn tenant_specs(
+    tenant: TenantId,
+    entries: &[ProviderEntry],
+    production: bool,
+    receipts_base: Option<&str>,
+) -> Result<TenantSpecs, CoreError> {
+    let mut specs = specs(entries, production)?;
+    if let Some(base) = receipts_base {
+        for spec in &mut specs.providers {
+            let url = format!("{base}{}", tenant_receipt_path(tenant, &spec.name));
+            default_callback(spec, url);
+        }
+    }
+    Ok(specs)
+}
+
+/// What checks the receipts of the entry `provider_id` among a tenant's `entries`: `None`
+/// when there is no such entry or its kind takes no receipts (a `twilio_verify` entry
+/// included). Only that entry is converted, so one entry a newer binary refuses does not
+/// cost the others their receipts; the error is that entry's own.
+pub fn receipt_verifier(
+    entries: &[ProviderEntry],
+    provider_id: &str,
+    production: bool,
+) -> Result<Option<ReceiptVerifier>, CoreError> {
+    let Some(entry) = entries.iter().find(|e| e.id == provider_id) else {
+        return Ok(None);
+    };
+    // [`specs`] without the callback URLs of [`tenant_specs`], which change what is sent,
+    // not how a receipt is checked.
+    let specs = specs(std::slice::from_ref(entry), production)?;
+    Ok(specs
+        .providers
+        .first()
+        .and_then(|spec| ReceiptVerifier::for_kind(&spec.kind)))
+}
+
 /// Checks a tenant's entries for SetSmsProviders: as [`specs`], and the adapters build.
 pub fn check(
     entries: &[ProviderEntry],
@@ -266,21 +316,188 @@ pub fn check(
     }
 }
 
-/// What `TenantRouting` calls to build a tenant's router.
+/// What `TenantRouting` calls to build a tenant's router; `receipts_base` as in
+/// [`tenant_specs`].
 pub fn router_builder(
     policy: RouterPolicy,
     clock: Arc<dyn Clock>,
     production: bool,
+    receipts_base: Option<String>,
 ) -> Arc<twostep_sms_gateway::tenant_routing::BuildRouter> {
-    Arc::new(move |entries: &[ProviderEntry]| -> Result<Router, String> {
-        let specs = specs(entries, production).map_err(|e| e.to_string())?;
-        factory::build_with_default_order(
-            &specs.providers,
-            &specs.routes,
-            Some(&specs.default_order),
-            policy,
-            Arc::clone(&clock),
+    Arc::new(
+        move |tenant: TenantId, entries: &[ProviderEntry]| -> Result<Router, String> {
+            let specs = tenant_specs(tenant, entries, production, receipts_base.as_deref())
+                .map_err(|e| e.to_string())?;
+            factory::build_with_default_order(
+                &specs.providers,
+                &specs.routes,
+                Some(&specs.default_order),
+                policy,
+                Arc::clone(&clock),
+            )
+            .map_err(|e| e.to_string())
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+
+    use secrecy::SecretString;
+    use twostep_sms_gateway::factory::ProviderKind;
+    use twostep_sms_gateway::receipts::{Method, ReceiptError, WebhookRequest, twilio_signature};
+
+    use super::*;
+
+    fn entry(
+        id: &str,
+        kind: &str,
+        settings: &[(&str, &str)],
+        secrets: &[(&str, &str)],
+    ) -> ProviderEntry {
+        ProviderEntry {
+            id: id.to_owned(),
+            kind: kind.to_owned(),
+            settings: settings
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            secrets: secrets
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), SecretString::from((*v).to_owned())))
+                .collect(),
+            countries: Vec::new(),
+            timeout: None,
+        }
+    }
+
+    fn twilio(id: &str, secrets: &[(&str, &str)]) -> ProviderEntry {
+        entry(
+            id,
+            "twilio",
+            &[("account_sid", "AC1"), ("from", "+15005550006")],
+            secrets,
         )
-        .map_err(|e| e.to_string())
-    })
+    }
+
+    fn callback(spec: &ProviderSpec) -> Option<&str> {
+        match &spec.kind {
+            ProviderKind::Twilio(c) => c.status_callback.as_deref(),
+            ProviderKind::Plivo(c) => c.status_callback.as_deref(),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn a_tenants_twilio_and_plivo_report_to_the_tenants_own_endpoints() {
+        let tenant = TenantId::random();
+        let entries = [
+            twilio("gateway", &[("auth_token", "t")]),
+            entry(
+                "pl",
+                "plivo",
+                &[
+                    ("auth_id", "MA1"),
+                    ("from", "+15005550006"),
+                    ("status_callback", "https://elsewhere.example/cb"),
+                ],
+                &[("auth_token", "t")],
+            ),
+        ];
+        let specs = tenant_specs(tenant, &entries, false, Some("https://r.example/sms")).unwrap();
+        let callbacks: Vec<Option<&str>> = specs.providers.iter().map(callback).collect();
+        let own = format!("https://r.example/sms/v1/receipts/tenants/{tenant}/gateway");
+        assert_eq!(
+            callbacks,
+            [Some(own.as_str()), Some("https://elsewhere.example/cb")]
+        );
+        // Without the receipt listener nothing is added.
+        let specs = tenant_specs(tenant, &entries, false, None).unwrap();
+        assert_eq!(callback(&specs.providers[0]), None);
+    }
+
+    /// A Twilio status callback for `SM1`, signed with `token`.
+    fn signed_callback(token: &str) -> WebhookRequest {
+        let url = "https://r.example/v1/receipts/tenants/x/gateway".to_owned();
+        let params = vec![
+            ("MessageSid".to_owned(), "SM1".to_owned()),
+            ("MessageStatus".to_owned(), "delivered".to_owned()),
+        ];
+        WebhookRequest {
+            method: Method::Post,
+            headers: vec![
+                (
+                    "content-type".to_owned(),
+                    "application/x-www-form-urlencoded".to_owned(),
+                ),
+                (
+                    "x-twilio-signature".to_owned(),
+                    twilio_signature(token, &url, &params),
+                ),
+            ],
+            url,
+            body: b"MessageSid=SM1&MessageStatus=delivered".to_vec(),
+        }
+    }
+
+    #[test]
+    fn a_receipt_is_checked_with_the_entrys_own_secret() {
+        let entries = [
+            twilio("plain", &[("auth_token", "account-token")]),
+            // An API key's secret as auth_token: Twilio signs with the account's Auth Token.
+            twilio(
+                "keyed",
+                &[
+                    ("auth_token", "key-secret"),
+                    ("signature_secret", "account-token"),
+                ],
+            ),
+            entry("gw", "generic_http", &[("url", "http://127.0.0.1:1/")], &[]),
+        ];
+        for id in ["plain", "keyed"] {
+            let verifier = receipt_verifier(&entries, id, false).unwrap().unwrap();
+            assert_eq!(
+                verifier
+                    .parse(&signed_callback("account-token"))
+                    .unwrap()
+                    .len(),
+                1
+            );
+            assert!(matches!(
+                verifier.parse(&signed_callback("key-secret")),
+                Err(ReceiptError::BadSignature(_))
+            ));
+        }
+        // No such entry, or a kind without receipts: no endpoint.
+        assert!(receipt_verifier(&entries, "gw", false).unwrap().is_none());
+        assert!(receipt_verifier(&entries, "nope", false).unwrap().is_none());
+    }
+
+    #[test]
+    fn what_proves_a_receipt_is_a_secret() {
+        let bulksms = entry(
+            "b",
+            "bulksms",
+            &[("username", "u"), ("receipt_token", "x")],
+            &[("password", "p")],
+        );
+        let e = specs(&[bulksms], false).err().unwrap();
+        assert!(
+            e.to_string()
+                .contains("providers[0].settings.receipt_token"),
+            "{e}"
+        );
+        let in_secrets = entry(
+            "b",
+            "bulksms",
+            &[("username", "u")],
+            &[("password", "p"), ("receipt_token", "x")],
+        );
+        assert!(
+            receipt_verifier(&[in_secrets], "b", false)
+                .unwrap()
+                .is_some()
+        );
+    }
 }

@@ -26,8 +26,9 @@ use crate::routing::Router;
 use crate::verify_services::{self, VerifyServices};
 
 /// Builds a tenant's router from its provider entries (the server checks and converts them
-/// as it does its configuration file). The error is a one-line reason without secrets.
-pub type BuildRouter = dyn Fn(&[ProviderEntry]) -> Result<Router, String> + Send + Sync;
+/// as it does its configuration file, and points their status callbacks at the tenant's
+/// receipt endpoints, hence the tenant). The error is a one-line reason without secrets.
+pub type BuildRouter = dyn Fn(TenantId, &[ProviderEntry]) -> Result<Router, String> + Send + Sync;
 
 /// The providers a message can go through: a router and each provider's kind by name.
 #[derive(Clone)]
@@ -101,7 +102,7 @@ impl TenantRouting {
             return Ok(route.clone());
         }
         let text: Vec<ProviderEntry> = settings.providers.iter().filter(is_text).cloned().collect();
-        let router = match (self.build)(&text) {
+        let router = match (self.build)(tenant, &text) {
             Ok(router) => Arc::new(router),
             Err(reason) => {
                 // Stored settings were checked when set; this is a newer binary refusing them.
@@ -237,7 +238,7 @@ mod tests {
         let settings = Arc::new(Settings::default());
         let builds = Arc::new(AtomicUsize::new(0));
         let counter = Arc::clone(&builds);
-        let build: Arc<BuildRouter> = Arc::new(move |entries: &[ProviderEntry]| {
+        let build: Arc<BuildRouter> = Arc::new(move |_: TenantId, entries: &[ProviderEntry]| {
             counter.fetch_add(1, Ordering::SeqCst);
             let mut b = Router::builder(Arc::new(SystemClock));
             for e in entries {
@@ -280,7 +281,7 @@ mod tests {
     #[tokio::test]
     async fn provider_codes_never_reach_a_text_provider_and_verify_entries_are_no_text_route() {
         let settings = Arc::new(Settings::default());
-        let build: Arc<BuildRouter> = Arc::new(|entries: &[ProviderEntry]| {
+        let build: Arc<BuildRouter> = Arc::new(|_: TenantId, entries: &[ProviderEntry]| {
             assert!(entries.iter().all(|e| e.kind != "twilio_verify"));
             let mut b = Router::builder(Arc::new(SystemClock));
             for e in entries {

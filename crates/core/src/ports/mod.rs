@@ -18,7 +18,7 @@ pub use lockouts::{Admission, Factor, LockRule, LockoutRepo, LockoutState};
 pub use number_risk::{NoRiskSource, NumberRisk, NumberRiskCheck, StaticSimSwapList};
 pub use outbox::{
     ClaimedOutboxMessage, ExpiredRows, NewOutboxMessage, OutboxOutcome, OutboxRecord, OutboxRepo,
-    OutboxStatus, ReceiptOutcome, ReceiptStatus, STAND_IN_EXPIRY, SealedBody,
+    OutboxStatus, ReceiptOutcome, ReceiptScope, ReceiptStatus, STAND_IN_EXPIRY, SealedBody,
 };
 pub use provider_codes::{NoProviderCodes, ProviderCodeError, ProviderCodes};
 pub use records::{AuditLog, BackupCodeRepo, ConsumedChallenges, StoredBackupCode};

@@ -193,6 +193,17 @@ pub enum ReceiptStatus {
     Failed { reason: String },
 }
 
+/// Whose rows a delivery receipt may reach. A provider's name alone does not say: a
+/// tenant's own provider (SetSmsProviders) is named by an id that is unique in that tenant
+/// only, and may equal another tenant's id or a configured provider's name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReceiptScope {
+    /// A provider of the server's configuration, which sends for every tenant.
+    AnyTenant,
+    /// A provider of this tenant's own, which sends for it alone.
+    Tenant(TenantId),
+}
+
 /// What [`OutboxRepo::record_receipt`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReceiptOutcome {
@@ -200,7 +211,7 @@ pub enum ReceiptOutcome {
     Recorded(OutboxStatus),
     /// The row exists and stays as it is (a repeat, a step back, or a `Sent` receipt).
     Unchanged(OutboxStatus),
-    /// No sent row carries this provider and message id.
+    /// No sent row in scope carries this provider and message id.
     UnknownMessage,
 }
 
@@ -286,14 +297,17 @@ pub trait OutboxRepo: Send + Sync + 'static {
         held: &[uuid::Uuid],
     ) -> Result<ExpiredRows, RepoError>;
 
-    /// A delivery receipt for the row `provider` (the configured name) accepted as
-    /// `provider_message_id`, received at `now`. Moves the row only forward (module docs):
-    /// `Delivered` turns `sent` or `failed` into `delivered` (setting `delivered_at`);
+    /// A delivery receipt for the row `provider` (a configured name, or a tenant's provider
+    /// id) accepted as `provider_message_id`, received at `now`. With
+    /// [`ReceiptScope::Tenant`] only that tenant's rows match: another tenant's row with the
+    /// same provider name and message id stays as it is. Moves the row only forward (module
+    /// docs): `Delivered` turns `sent` or `failed` into `delivered` (setting `delivered_at`);
     /// `Failed` turns `sent` into `failed` (the reason in `last_error`); `Sent` changes
     /// nothing. Idempotent: a repeated receipt answers `Unchanged`. A row not yet `sent` (or
     /// an empty id) is `UnknownMessage`, as is an id no row carries.
     async fn record_receipt(
         &self,
+        scope: ReceiptScope,
         provider: &str,
         provider_message_id: &str,
         status: &ReceiptStatus,

@@ -5,18 +5,42 @@
 //! proxy's): Twilio and Plivo sign the full URL they called, so the listener checks
 //! signatures against this base followed by the path and query it received. With it set,
 //! Twilio and Plivo providers without a `status_callback` get
-//! `<public_base_url>/v1/receipts/<name>`, so their receipts come without more settings.
+//! `<public_base_url>/v1/receipts/<name>`, so their receipts come without more settings; a
+//! tenant's own (SetSmsProviders) get [`tenant_receipt_path`] the same way
+//! (`tenant_sms::tenant_specs`).
 
 use std::net::SocketAddr;
 
 use serde::Deserialize;
-use twostep_sms_gateway::factory::ProviderKind;
+use twostep_core::ids::TenantId;
+use twostep_sms_gateway::factory::{ProviderKind, ProviderSpec};
 
 use super::{ConfigError, SmsSettings, bad};
 
 /// The receipt endpoint's path for the provider called `name`.
 pub fn receipt_path(name: &str) -> String {
     format!("/v1/receipts/{name}")
+}
+
+/// The receipt endpoint's path for a tenant's own provider `provider_id`. Both parts are
+/// safe in a path as they are: a tenant id is a UUID, and a provider id is letters, digits,
+/// `-` and `_` (SetSmsProviders checks it), so the URL providers sign is this very text.
+pub fn tenant_receipt_path(tenant: TenantId, provider_id: &str) -> String {
+    format!("/v1/receipts/tenants/{tenant}/{provider_id}")
+}
+
+/// Points a Twilio or Plivo provider without a `status_callback` at `url`; other kinds
+/// are told their receipt URL at the provider's console, and keep their settings.
+pub fn default_callback(spec: &mut ProviderSpec, url: String) {
+    match &mut spec.kind {
+        ProviderKind::Twilio(c) if c.status_callback.is_none() => {
+            c.status_callback = Some(url);
+        }
+        ProviderKind::Plivo(c) if c.status_callback.is_none() => {
+            c.status_callback = Some(url);
+        }
+        _ => {}
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -101,15 +125,7 @@ pub(super) fn validate(
 pub(super) fn default_callbacks(http: &HttpSettings, sms: &mut SmsSettings) {
     for spec in &mut sms.providers {
         let url = format!("{}{}", http.public_base_url, receipt_path(&spec.name));
-        match &mut spec.kind {
-            ProviderKind::Twilio(c) if c.status_callback.is_none() => {
-                c.status_callback = Some(url);
-            }
-            ProviderKind::Plivo(c) if c.status_callback.is_none() => {
-                c.status_callback = Some(url);
-            }
-            _ => {}
-        }
+        default_callback(spec, url);
     }
 }
 

@@ -1,12 +1,14 @@
 //! The HTTP listener (hyper, HTTP/1.1) beside the gRPC port: the endpoints providers call
 //! with delivery receipts, `GET`/`POST /v1/receipts/{provider}` where `{provider}` is a
-//! configured `[[sms.providers]]` name. Off unless `[http] listen_addr` is set.
+//! configured `[[sms.providers]]` name, and `/v1/receipts/tenants/{tenant_id}/{provider_id}`
+//! for a tenant's own providers (SetSmsProviders). Off unless `[http] listen_addr` is set.
 //!
 //! Requests are small and few: bodies are capped ([`MAX_BODY_BYTES`]), headers must arrive
 //! within [`HEADER_TIMEOUT`], and shutdown stops accepting, then lets open requests finish
 //! (hyper-util's graceful shutdown) within the server's grace period.
 
 mod receipts;
+mod tenant_receipts;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -23,14 +25,14 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use receipts::Target;
 pub use receipts::{ReceiptCounts, ReceiptEndpoint};
+pub use tenant_receipts::TenantVerifiers;
 
 /// The largest request body read; receipts are a few hundred bytes (BulkSMS batches more).
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
 /// How long a client may take to send its request headers.
 pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
-
-const RECEIPTS_PREFIX: &str = "/v1/receipts/";
 
 /// A bound listener, not yet serving.
 pub struct HttpServer {
@@ -118,12 +120,9 @@ async fn serve(
 }
 
 async fn route(receipts: &ReceiptEndpoint, req: Request<Incoming>) -> Response<Full<Bytes>> {
-    let Some(provider) = req.uri().path().strip_prefix(RECEIPTS_PREFIX) else {
+    let Some(target) = Target::parse(req.uri().path()) else {
         return text(StatusCode::NOT_FOUND, "not found");
     };
-    if provider.is_empty() || provider.contains('/') {
-        return text(StatusCode::NOT_FOUND, "not found");
-    }
     if req.method() != Method::POST && req.method() != Method::GET {
         let mut res = text(StatusCode::METHOD_NOT_ALLOWED, "use POST or GET");
         res.headers_mut().insert(
@@ -132,8 +131,7 @@ async fn route(receipts: &ReceiptEndpoint, req: Request<Incoming>) -> Response<F
         );
         return res;
     }
-    let provider = provider.to_owned();
-    receipts.handle(&provider, req).await
+    receipts.handle(&target, req).await
 }
 
 /// A short plain-text answer.

@@ -1,14 +1,20 @@
-//! `/v1/receipts/{provider}`: checks a provider's callback with the parsers of
-//! `twostep_sms_gateway::receipts` and records what it says on the outbox row.
+//! `/v1/receipts/{provider}` and `/v1/receipts/tenants/{tenant_id}/{provider_id}`: checks
+//! a provider's callback with the parsers of `twostep_sms_gateway::receipts` and records
+//! what it says on the outbox row. A tenant's endpoint reaches only that tenant's rows
+//! (`ReceiptScope::Tenant`): its provider id may be another tenant's too, or a configured
+//! provider's name.
 //!
 //! Answers, chosen so that providers retry only what a retry can fix:
 //! - 200: recorded, a repeat, a message this service does not know (logged at debug; a 4xx
 //!   would make some providers retry for days), or a status word we do not know (logged);
 //! - 403: the signature or token does not prove the provider sent it (logged with the
-//!   provider and the reason, counted; never the body, which holds phone numbers);
-//! - 400: signed but not a receipt; 404: no configured provider of that name takes receipts;
+//!   tenant, the provider and the reason, counted; never the body, which holds phone
+//!   numbers);
+//! - 400: signed but not a receipt; 404: no configured provider of that name, or no such
+//!   tenant or tenant's provider, takes receipts;
 //! - 413: body too large; 503: the database did not answer (the provider may retry).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -16,12 +22,82 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response, StatusCode};
+use tracing::field::{DisplayValue, display};
 use twostep_core::clock::Clock;
-use twostep_core::ports::{OutboxRepo, ReceiptOutcome};
+use twostep_core::ids::TenantId;
+use twostep_core::ports::{OutboxRepo, ReceiptOutcome, ReceiptScope};
 use twostep_sms_gateway::factory::ProviderSpec;
 use twostep_sms_gateway::receipts::{Method, ReceiptError, ReceiptVerifier, WebhookRequest};
 
+use super::tenant_receipts::TenantVerifiers;
 use super::{MAX_BODY_BYTES, text};
+
+const RECEIPTS_PREFIX: &str = "/v1/receipts/";
+const TENANTS_SEGMENT: &str = "tenants/";
+/// SetSmsProviders' limit on a provider id.
+const MAX_PROVIDER_ID: usize = 64;
+
+/// The endpoint a request was sent to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Target {
+    /// `/v1/receipts/{name}`: a provider of the configuration (`[[sms.providers]]`).
+    Configured(String),
+    /// `/v1/receipts/tenants/{tenant_id}/{provider_id}`: a tenant's own provider.
+    Tenant { tenant: TenantId, provider: String },
+}
+
+impl Target {
+    /// The endpoint a path names, if any (else 404). A tenant's is accepted only as its
+    /// callback URL spells it (`config::tenant_receipt_path`): the tenant id as a lower-case
+    /// hyphenated UUID, and a provider id as SetSmsProviders allows it; nothing else can
+    /// name a stored entry, so nothing else reaches the database.
+    pub(super) fn parse(path: &str) -> Option<Self> {
+        let rest = path.strip_prefix(RECEIPTS_PREFIX)?;
+        if let Some(rest) = rest.strip_prefix(TENANTS_SEGMENT) {
+            let (tenant, provider) = rest.split_once('/')?;
+            let tenant = tenant
+                .parse::<TenantId>()
+                .ok()
+                .filter(|id| id.to_string() == tenant)?;
+            let id_chars = provider
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+            if provider.is_empty() || provider.len() > MAX_PROVIDER_ID || !id_chars {
+                return None;
+            }
+            return Some(Target::Tenant {
+                tenant,
+                provider: provider.to_owned(),
+            });
+        }
+        if rest.is_empty() || rest.contains('/') {
+            return None;
+        }
+        Some(Target::Configured(rest.to_owned()))
+    }
+
+    fn provider(&self) -> &str {
+        match self {
+            Target::Configured(name) => name,
+            Target::Tenant { provider, .. } => provider,
+        }
+    }
+
+    /// For log lines: the tenant, when it is a tenant's endpoint.
+    fn tenant(&self) -> Option<DisplayValue<TenantId>> {
+        match self {
+            Target::Configured(_) => None,
+            Target::Tenant { tenant, .. } => Some(display(*tenant)),
+        }
+    }
+
+    fn scope(&self) -> ReceiptScope {
+        match self {
+            Target::Configured(_) => ReceiptScope::AnyTenant,
+            Target::Tenant { tenant, .. } => ReceiptScope::Tenant(*tenant),
+        }
+    }
+}
 
 /// Running totals, reported in the log lines (there is no metrics endpoint yet).
 #[derive(Debug, Default)]
@@ -39,20 +115,23 @@ fn bump(counter: &AtomicU64) -> u64 {
     counter.fetch_add(1, Ordering::Relaxed).saturating_add(1)
 }
 
-/// The receipt endpoints of the configured providers.
+/// The receipt endpoints of the configured providers and of tenants' own.
 pub struct ReceiptEndpoint {
     public_base_url: String,
     verifiers: HashMap<String, ReceiptVerifier>,
+    tenants: TenantVerifiers,
     outbox: Arc<dyn OutboxRepo>,
     clock: Arc<dyn Clock>,
     counts: ReceiptCounts,
 }
 
 impl ReceiptEndpoint {
-    /// Endpoints for those of `providers` whose kind takes receipts.
+    /// Endpoints for those of `providers` whose kind takes receipts, and for tenants'
+    /// providers as `tenants` finds them.
     pub fn new(
         public_base_url: &str,
         providers: &[ProviderSpec],
+        tenants: TenantVerifiers,
         outbox: Arc<dyn OutboxRepo>,
         clock: Arc<dyn Clock>,
     ) -> Self {
@@ -63,13 +142,14 @@ impl ReceiptEndpoint {
         Self {
             public_base_url: public_base_url.trim_end_matches('/').to_owned(),
             verifiers,
+            tenants,
             outbox,
             clock,
             counts: ReceiptCounts::default(),
         }
     }
 
-    /// The providers with an endpoint, sorted.
+    /// The configured providers with an endpoint, sorted.
     pub fn providers(&self) -> Vec<&str> {
         let mut names: Vec<&str> = self.verifiers.keys().map(String::as_str).collect();
         names.sort_unstable();
@@ -80,15 +160,43 @@ impl ReceiptEndpoint {
         &self.counts
     }
 
+    /// The verifier of `target`, or the answer when there is none.
+    async fn verifier(
+        &self,
+        target: &Target,
+    ) -> Result<Cow<'_, ReceiptVerifier>, Response<Full<Bytes>>> {
+        let found = match target {
+            Target::Configured(name) => self.verifiers.get(name).map(Cow::Borrowed),
+            Target::Tenant { tenant, provider } => {
+                match self.tenants.verifier(*tenant, provider).await {
+                    Ok(found) => found.map(Cow::Owned),
+                    Err(e) => {
+                        tracing::warn!(tenant = %tenant, provider, error = %e, "delivery receipt not checked: the tenant's settings are unavailable");
+                        return Err(text(StatusCode::SERVICE_UNAVAILABLE, "try again later"));
+                    }
+                }
+            }
+        };
+        found.ok_or_else(|| {
+            tracing::debug!(
+                tenant = target.tenant(),
+                provider = target.provider(),
+                "receipt for a provider that takes none"
+            );
+            text(StatusCode::NOT_FOUND, "no such provider")
+        })
+    }
+
     pub(super) async fn handle(
         &self,
-        provider: &str,
+        target: &Target,
         req: Request<Incoming>,
     ) -> Response<Full<Bytes>> {
-        let Some(verifier) = self.verifiers.get(provider) else {
-            tracing::debug!(provider, "receipt for a provider that takes none");
-            return text(StatusCode::NOT_FOUND, "no such provider");
+        let verifier = match self.verifier(target).await {
+            Ok(verifier) => verifier,
+            Err(answer) => return answer,
         };
+        let provider = target.provider();
         let (parts, body) = req.into_parts();
         let body = match Limited::new(body, MAX_BODY_BYTES).collect().await {
             Ok(collected) => collected.to_bytes(),
@@ -126,42 +234,44 @@ impl ReceiptEndpoint {
             body: body.to_vec(),
         };
         match verifier.parse(&request) {
-            Ok(receipts) => self.record(provider, receipts).await,
-            Err(e) => self.refuse(provider, &e),
+            Ok(receipts) => self.record(target, receipts).await,
+            Err(e) => self.refuse(target, &e),
         }
     }
 
     async fn record(
         &self,
-        provider: &str,
+        target: &Target,
         receipts: Vec<twostep_sms_gateway::receipts::Receipt>,
     ) -> Response<Full<Bytes>> {
+        let (tenant, provider) = (target.tenant(), target.provider());
         let now = self.clock.now();
         for receipt in receipts {
             let id = receipt.provider_message_id.as_str();
             match self
                 .outbox
-                .record_receipt(provider, id, &receipt.status, now)
+                .record_receipt(target.scope(), provider, id, &receipt.status, now)
                 .await
             {
                 Ok(ReceiptOutcome::Recorded(status)) => {
                     let total = bump(&self.counts.recorded);
-                    tracing::info!(provider, provider_message_id = id, %status, recorded_total = total, "delivery receipt recorded");
+                    tracing::info!(tenant, provider, provider_message_id = id, %status, recorded_total = total, "delivery receipt recorded");
                 }
                 Ok(ReceiptOutcome::Unchanged(status)) => {
                     bump(&self.counts.unchanged);
-                    tracing::debug!(provider, provider_message_id = id, %status, "delivery receipt changes nothing");
+                    tracing::debug!(tenant, provider, provider_message_id = id, %status, "delivery receipt changes nothing");
                 }
                 Ok(ReceiptOutcome::UnknownMessage) => {
                     bump(&self.counts.unknown_message);
                     tracing::debug!(
+                        tenant,
                         provider,
                         provider_message_id = id,
                         "delivery receipt for an unknown message"
                     );
                 }
                 Err(e) => {
-                    tracing::warn!(provider, error = %e, "delivery receipt not recorded");
+                    tracing::warn!(tenant, provider, error = %e, "delivery receipt not recorded");
                     return text(StatusCode::SERVICE_UNAVAILABLE, "try again later");
                 }
             }
@@ -169,11 +279,13 @@ impl ReceiptEndpoint {
         text(StatusCode::OK, "ok")
     }
 
-    fn refuse(&self, provider: &str, e: &ReceiptError) -> Response<Full<Bytes>> {
+    fn refuse(&self, target: &Target, e: &ReceiptError) -> Response<Full<Bytes>> {
+        let (tenant, provider) = (target.tenant(), target.provider());
         match e {
             ReceiptError::BadSignature(reason) | ReceiptError::NotConfigured(reason) => {
                 let total = bump(&self.counts.refused);
                 tracing::warn!(
+                    tenant,
                     provider,
                     reason,
                     refused_total = total,
@@ -189,6 +301,7 @@ impl ReceiptEndpoint {
             ReceiptError::Malformed(reason) => {
                 let total = bump(&self.counts.malformed);
                 tracing::warn!(
+                    tenant,
                     provider,
                     reason,
                     malformed_total = total,
@@ -198,9 +311,70 @@ impl ReceiptEndpoint {
             }
             ReceiptError::UnknownStatus(word) => {
                 let total = bump(&self.counts.unknown_status);
-                tracing::warn!(provider, status = %word, unknown_status_total = total, "delivery receipt with an unknown status ignored");
+                tracing::warn!(tenant, provider, status = %word, unknown_status_total = total, "delivery receipt with an unknown status ignored");
                 text(StatusCode::OK, "ignored")
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+
+    use super::*;
+    use crate::config::{receipt_path, tenant_receipt_path};
+
+    #[test]
+    fn paths_name_a_configured_provider_or_a_tenants_own() {
+        let tenant = TenantId::random();
+        assert_eq!(
+            Target::parse(&receipt_path("twilio")),
+            Some(Target::Configured("twilio".to_owned()))
+        );
+        // A configured provider may be called `tenants`: its path has no more segments.
+        assert_eq!(
+            Target::parse("/v1/receipts/tenants"),
+            Some(Target::Configured("tenants".to_owned()))
+        );
+        let target = Target::parse(&tenant_receipt_path(tenant, "gateway_2-b")).unwrap();
+        assert_eq!(
+            target,
+            Target::Tenant {
+                tenant,
+                provider: "gateway_2-b".to_owned()
+            }
+        );
+        assert_eq!(target.scope(), ReceiptScope::Tenant(tenant));
+        assert_eq!(target.provider(), "gateway_2-b");
+        assert_eq!(
+            Target::parse("/v1/receipts/twilio").unwrap().scope(),
+            ReceiptScope::AnyTenant
+        );
+    }
+
+    #[test]
+    fn other_paths_are_no_endpoint() {
+        let tenant = TenantId::random();
+        let upper = tenant.to_string().to_uppercase();
+        let simple = tenant.as_uuid().simple().to_string();
+        let long = "p".repeat(65);
+        for path in [
+            "/",
+            "/v1/receipts/",
+            "/v1/receipts/twilio/extra",
+            "/v1/receipts/tenants/",
+            "/v1/receipts/tenants/not-a-uuid/gateway",
+            &format!("/v1/receipts/tenants/{tenant}"),
+            &format!("/v1/receipts/tenants/{tenant}/"),
+            &format!("/v1/receipts/tenants/{tenant}/gateway/more"),
+            &format!("/v1/receipts/tenants/{tenant}/gate%20way"),
+            &format!("/v1/receipts/tenants/{tenant}/{long}"),
+            // Only the spelling the callback URLs use.
+            &format!("/v1/receipts/tenants/{upper}/gateway"),
+            &format!("/v1/receipts/tenants/{simple}/gateway"),
+        ] {
+            assert_eq!(Target::parse(path), None, "{path}");
         }
     }
 }

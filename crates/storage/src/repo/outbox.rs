@@ -26,7 +26,8 @@ use twostep_core::challenge::Purpose;
 use twostep_core::ids::TenantId;
 use twostep_core::ports::{
     ClaimedOutboxMessage, ExpiredRows, NewOutboxMessage, OutboxOutcome, OutboxRecord, OutboxRepo,
-    OutboxStatus, ReceiptOutcome, ReceiptStatus, RepoError, STAND_IN_EXPIRY, SealedBody,
+    OutboxStatus, ReceiptOutcome, ReceiptScope, ReceiptStatus, RepoError, STAND_IN_EXPIRY,
+    SealedBody,
 };
 
 use super::db_time;
@@ -332,6 +333,7 @@ impl OutboxRepo for SqlOutboxRepo {
     #[tracing::instrument(skip(self, status))]
     async fn record_receipt(
         &self,
+        scope: ReceiptScope,
         provider: &str,
         provider_message_id: &str,
         status: &ReceiptStatus,
@@ -341,9 +343,12 @@ impl OutboxRepo for SqlOutboxRepo {
             return Ok(ReceiptOutcome::UnknownMessage);
         }
         let now = db_time(now);
-        let this_message = Condition::all()
+        let mut this_message = Condition::all()
             .add(Column::Provider.eq(provider))
             .add(Column::ProviderMessageId.eq(provider_message_id));
+        if let ReceiptScope::Tenant(tenant) = scope {
+            this_message = this_message.add(Column::TenantId.eq(tenant.as_uuid()));
+        }
         // One conditional UPDATE per move, so concurrent receipts (providers retry, and
         // several instances may take them) never move a row backwards.
         let (to, rows) = match status {

@@ -10,7 +10,7 @@ use twostep_core::challenge::Purpose;
 use twostep_core::ids::TenantId;
 use twostep_core::ports::{
     ExpiredRows, NewOutboxMessage, OutboxOutcome, OutboxRecord, OutboxRepo, OutboxStatus,
-    ReceiptOutcome, ReceiptStatus, STAND_IN_EXPIRY, SealedBody,
+    ReceiptOutcome, ReceiptScope, ReceiptStatus, STAND_IN_EXPIRY, SealedBody,
 };
 use twostep_storage::Database;
 
@@ -25,6 +25,7 @@ contract!(
     sent_records_the_provider_and_erases_the_body,
     a_receipt_marks_a_sent_row_delivered,
     receipts_move_a_row_only_forward,
+    a_tenant_scoped_receipt_reaches_only_that_tenants_row,
     concurrent_receipts_record_one_move,
     retry_keeps_the_body_and_waits_until_due,
     failed_and_expired_outcomes_erase_the_body,
@@ -35,6 +36,8 @@ contract!(
     concurrent_claims_never_share_a_row,
 );
 
+/// Receipts of a configured provider, which may reach any tenant's rows.
+const ANY: ReceiptScope = ReceiptScope::AnyTenant;
 const LEASE: Duration = Duration::from_secs(30);
 const KEY: &str = "k-current";
 
@@ -249,19 +252,32 @@ async fn sent_records_the_provider_and_erases_the_body(db: Database) {
 
 /// Enqueues, claims and finishes a row as sent by `provider` under a fresh message id.
 async fn sent_row(db: &Database, provider: &str, t: DateTime<Utc>) -> (uuid::Uuid, String) {
+    let provider_message_id = format!("SM{}", uuid::Uuid::new_v4().simple());
+    let id = sent_row_of(db, TenantId::random(), provider, &provider_message_id, t).await;
+    (id, provider_message_id)
+}
+
+/// Enqueues, claims and finishes a row of `tenant` as sent by `provider` as
+/// `provider_message_id`; returns the row's id.
+async fn sent_row_of(
+    db: &Database,
+    tenant: TenantId,
+    provider: &str,
+    provider_message_id: &str,
+    t: DateTime<Utc>,
+) -> uuid::Uuid {
     let repo = db.outbox();
     let key = uuid::Uuid::new_v4().to_string();
-    let msg = message(TenantId::random(), &key, t, secs(300));
+    let msg = message(tenant, &key, t, secs(300));
     repo.enqueue(&msg).await.unwrap();
     let c = repo.claim(t, LEASE, 1, &keys()).await.unwrap().remove(0);
     assert_eq!(c.id, msg.id);
-    let provider_message_id = format!("SM{}", uuid::Uuid::new_v4().simple());
     let sent = OutboxOutcome::Sent {
         provider: provider.to_owned(),
-        provider_message_id: provider_message_id.clone(),
+        provider_message_id: provider_message_id.to_owned(),
     };
     assert!(repo.finish(c.id, c.claim, &sent, t).await.unwrap());
-    (msg.id, provider_message_id)
+    msg.id
 }
 
 fn failed(reason: &str) -> ReceiptStatus {
@@ -277,7 +293,7 @@ async fn a_receipt_marks_a_sent_row_delivered(db: Database) {
     let msg = message(TenantId::random(), "d", t, secs(300));
     repo.enqueue(&msg).await.unwrap();
     assert_eq!(
-        repo.record_receipt("twilio", "SM9", &ReceiptStatus::Delivered, t)
+        repo.record_receipt(ANY, "twilio", "SM9", &ReceiptStatus::Delivered, t)
             .await
             .unwrap(),
         ReceiptOutcome::UnknownMessage
@@ -289,14 +305,14 @@ async fn a_receipt_marks_a_sent_row_delivered(db: Database) {
     // Another provider's id space, and an empty id, match nothing.
     for (provider, message_id) in [("plivo", sid.as_str()), ("twilio", "")] {
         assert_eq!(
-            repo.record_receipt(provider, message_id, &delivered, t)
+            repo.record_receipt(ANY, provider, message_id, &delivered, t)
                 .await
                 .unwrap(),
             ReceiptOutcome::UnknownMessage
         );
     }
     assert_eq!(
-        repo.record_receipt("twilio", &sid, &delivered, t + secs(3))
+        repo.record_receipt(ANY, "twilio", &sid, &delivered, t + secs(3))
             .await
             .unwrap(),
         ReceiptOutcome::Recorded(OutboxStatus::Delivered)
@@ -307,7 +323,7 @@ async fn a_receipt_marks_a_sent_row_delivered(db: Database) {
     assert_eq!(r.updated_at, t + secs(3));
     // A repeat is harmless and keeps the first time.
     assert_eq!(
-        repo.record_receipt("twilio", &sid, &delivered, t + secs(9))
+        repo.record_receipt(ANY, "twilio", &sid, &delivered, t + secs(9))
             .await
             .unwrap(),
         ReceiptOutcome::Unchanged(OutboxStatus::Delivered)
@@ -321,15 +337,21 @@ async fn receipts_move_a_row_only_forward(db: Database) {
     let (id, sid) = sent_row(&db, "plivo", t).await;
     // Progress reports change nothing.
     assert_eq!(
-        repo.record_receipt("plivo", &sid, &ReceiptStatus::Sent, t)
+        repo.record_receipt(ANY, "plivo", &sid, &ReceiptStatus::Sent, t)
             .await
             .unwrap(),
         ReceiptOutcome::Unchanged(OutboxStatus::Sent)
     );
     assert_eq!(
-        repo.record_receipt("plivo", &sid, &failed("undelivered (30003)"), t + secs(1))
-            .await
-            .unwrap(),
+        repo.record_receipt(
+            ANY,
+            "plivo",
+            &sid,
+            &failed("undelivered (30003)"),
+            t + secs(1)
+        )
+        .await
+        .unwrap(),
         ReceiptOutcome::Recorded(OutboxStatus::Failed)
     );
     let r = record(&db, id).await;
@@ -338,13 +360,13 @@ async fn receipts_move_a_row_only_forward(db: Database) {
     assert_eq!(r.delivered_at, None);
     // A repeated failure keeps the first reason; a progress report does not reopen the row.
     assert_eq!(
-        repo.record_receipt("plivo", &sid, &failed("other"), t + secs(2))
+        repo.record_receipt(ANY, "plivo", &sid, &failed("other"), t + secs(2))
             .await
             .unwrap(),
         ReceiptOutcome::Unchanged(OutboxStatus::Failed)
     );
     assert_eq!(
-        repo.record_receipt("plivo", &sid, &ReceiptStatus::Sent, t + secs(2))
+        repo.record_receipt(ANY, "plivo", &sid, &ReceiptStatus::Sent, t + secs(2))
             .await
             .unwrap(),
         ReceiptOutcome::Unchanged(OutboxStatus::Failed)
@@ -355,13 +377,13 @@ async fn receipts_move_a_row_only_forward(db: Database) {
     );
     // A late delivery outranks the failure report; nothing moves a delivered row again.
     assert_eq!(
-        repo.record_receipt("plivo", &sid, &ReceiptStatus::Delivered, t + secs(4))
+        repo.record_receipt(ANY, "plivo", &sid, &ReceiptStatus::Delivered, t + secs(4))
             .await
             .unwrap(),
         ReceiptOutcome::Recorded(OutboxStatus::Delivered)
     );
     assert_eq!(
-        repo.record_receipt("plivo", &sid, &failed("late failure"), t + secs(5))
+        repo.record_receipt(ANY, "plivo", &sid, &failed("late failure"), t + secs(5))
             .await
             .unwrap(),
         ReceiptOutcome::Unchanged(OutboxStatus::Delivered)
@@ -371,6 +393,83 @@ async fn receipts_move_a_row_only_forward(db: Database) {
     assert_eq!(r.delivered_at, Some(t + secs(4)));
     // Rows failed by a send error carry no provider id, so no receipt can reach them.
     assert!(r.provider_message_id.is_some());
+}
+
+async fn a_tenant_scoped_receipt_reaches_only_that_tenants_row(db: Database) {
+    let t = now();
+    let repo = db.outbox();
+    // Two tenants' own providers share an id, and their message ids collide (providers that
+    // number messages per account do).
+    let (a, b) = (TenantId::random(), TenantId::random());
+    let message_id = format!("42-{}", uuid::Uuid::new_v4().simple());
+    let row_a = sent_row_of(&db, a, "gateway", &message_id, t).await;
+    let row_b = sent_row_of(&db, b, "gateway", &message_id, t).await;
+    let delivered = ReceiptStatus::Delivered;
+
+    // A third tenant's endpoint reaches neither row.
+    let stranger = ReceiptScope::Tenant(TenantId::random());
+    assert_eq!(
+        repo.record_receipt(stranger, "gateway", &message_id, &delivered, t)
+            .await
+            .unwrap(),
+        ReceiptOutcome::UnknownMessage
+    );
+    // Tenant a's endpoint moves a's row and leaves b's as it was.
+    assert_eq!(
+        repo.record_receipt(
+            ReceiptScope::Tenant(a),
+            "gateway",
+            &message_id,
+            &delivered,
+            t + secs(1)
+        )
+        .await
+        .unwrap(),
+        ReceiptOutcome::Recorded(OutboxStatus::Delivered)
+    );
+    assert_eq!(record(&db, row_a).await.status, OutboxStatus::Delivered);
+    assert_eq!(record(&db, row_b).await.status, OutboxStatus::Sent);
+    assert_eq!(record(&db, row_b).await.delivered_at, None);
+    // b's failure report moves b's row only (a's delivery is not undone)...
+    assert_eq!(
+        repo.record_receipt(
+            ReceiptScope::Tenant(b),
+            "gateway",
+            &message_id,
+            &failed("undelivered"),
+            t + secs(2)
+        )
+        .await
+        .unwrap(),
+        ReceiptOutcome::Recorded(OutboxStatus::Failed)
+    );
+    // ...and a repeat answers with b's row's state, not a's.
+    assert_eq!(
+        repo.record_receipt(
+            ReceiptScope::Tenant(b),
+            "gateway",
+            &message_id,
+            &failed("again"),
+            t + secs(3)
+        )
+        .await
+        .unwrap(),
+        ReceiptOutcome::Unchanged(OutboxStatus::Failed)
+    );
+    assert_eq!(record(&db, row_a).await.status, OutboxStatus::Delivered);
+    // The scope adds to the provider's name, it does not replace it.
+    assert_eq!(
+        repo.record_receipt(
+            ReceiptScope::Tenant(a),
+            "twilio",
+            &message_id,
+            &delivered,
+            t
+        )
+        .await
+        .unwrap(),
+        ReceiptOutcome::UnknownMessage
+    );
 }
 
 async fn concurrent_receipts_record_one_move(db: Database) {
@@ -388,7 +487,7 @@ async fn concurrent_receipts_record_one_move(db: Database) {
                 failed("undelivered")
             };
             db.outbox()
-                .record_receipt("twilio", &sid, &status, t)
+                .record_receipt(ANY, "twilio", &sid, &status, t)
                 .await
                 .unwrap()
         }));
