@@ -61,6 +61,27 @@ pub(crate) async fn admit(
     }
 }
 
+/// Admits an attempt whose credential was already found right (a password: the hash runs
+/// before admission) and ends the run (R10) in the same step; `false` while the account is
+/// locked for `factor`, and the caller then answers exactly as for a wrong credential.
+pub(crate) async fn admit_success(
+    deps: &Deps,
+    tenant: &Tenant,
+    user: UserId,
+    factor: Factor,
+) -> Result<bool, CoreError> {
+    let rule = tenant.policy.lockout.rule(factor, false);
+    let now = deps.clock.now();
+    let admitted = deps
+        .lockouts
+        .admit_success(tenant.id, user, factor, &rule, now)
+        .await?;
+    if !admitted {
+        tracing::info!(user = %user, factor = factor.as_str(), "attempt refused: account locked");
+    }
+    Ok(admitted)
+}
+
 /// Phantom accounts per tenant that logins naming no account are admitted against.
 const PHANTOM_ACCOUNTS: u8 = 64;
 

@@ -62,24 +62,29 @@ pub async fn start(
             user.as_ref().and_then(|u| u.password_hash.as_deref()),
         )
         .await?;
-    // Admitted and counted before the result is used; a locked account answers exactly like
-    // a wrong password, after the same argon2 work (R11, R13).
-    let ticket = match &user {
-        Some(u) => lockout::admit(deps, &tenant, u.id, Factor::Password, false).await?,
-        None => {
-            lockout::admit_phantom(deps, &tenant, Factor::Password).await?;
-            None
+    // Admitted before the result is used; a locked account answers exactly like a wrong
+    // password, after the same argon2 work (R11, R13). A right password is admitted and ends
+    // the run in one statement; anything else is counted as a failure.
+    let admitted = match &user {
+        Some(u) if check.matches && !u.is_locked() => {
+            lockout::admit_success(deps, &tenant, u.id, Factor::Password).await?
         }
-    };
-    let user = match (user, ticket) {
-        (Some(u), Some(ticket)) if check.matches && !u.is_locked() => {
-            lockout::succeeded(deps, &tenant, ticket).await?;
-            u
-        }
-        (other, ticket) => {
-            if let Some(ticket) = ticket {
+        Some(u) => {
+            if let Some(ticket) =
+                lockout::admit(deps, &tenant, u.id, Factor::Password, false).await?
+            {
                 lockout::failed(deps, &tenant, ticket).await;
             }
+            false
+        }
+        None => {
+            lockout::admit_phantom(deps, &tenant, Factor::Password).await?;
+            false
+        }
+    };
+    let user = match user {
+        Some(u) if admitted => u,
+        other => {
             if let Some(u) = &other {
                 audit::record(
                     deps,

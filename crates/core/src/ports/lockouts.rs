@@ -9,6 +9,9 @@
 //!   advance* and stores the next soft-lock deadline, all before any credential is compared.
 //!   However many attempts race, at most `hard_at` are ever admitted between two clears.
 //! - A success calls [`LockoutRepo::clear`], which ends the run (R10).
+//! - A credential already found right before its admission (a password, whose hash runs
+//!   first) takes [`LockoutRepo::admit_success`]: the same refusal while locked, and the run
+//!   ended in the same atomic step, so a successful login costs one statement, not two.
 
 use std::time::Duration;
 
@@ -96,6 +99,19 @@ pub trait LockoutRepo: Send + Sync + 'static {
         rule: &LockRule,
         now: DateTime<Utc>,
     ) -> Result<Admission, RepoError>;
+
+    /// Admits an attempt whose credential is already known to be right, in one atomic step:
+    /// `false` (nothing changed) while a soft lock runs or a hard lock holds, as
+    /// [`LockoutRepo::admit`] would refuse; otherwise the run ends as [`LockoutRepo::clear`]
+    /// ends it, and `true`.
+    async fn admit_success(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        factor: Factor,
+        rule: &LockRule,
+        now: DateTime<Utc>,
+    ) -> Result<bool, RepoError>;
 
     /// Ends the run after a success: count zero, no soft lock, no hard lock.
     async fn clear(&self, tenant: TenantId, user: UserId, factor: Factor) -> Result<(), RepoError>;

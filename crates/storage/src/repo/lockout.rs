@@ -51,16 +51,6 @@ fn admission(
     let failures = || Expr::col((Entity, Column::Failures));
     let next = || failures().add(1);
     let hard_at = i32::try_from(rule.hard_at).unwrap_or(i32::MAX);
-    let mut open = Expr::col((Entity, Column::TenantId))
-        .eq(tenant.as_uuid())
-        .and(
-            Expr::col((Entity, Column::LockedUntil))
-                .is_null()
-                .or(Expr::col((Entity, Column::LockedUntil)).lte(now)),
-        );
-    if !rule.past_hard_lock {
-        open = open.and(Expr::col((Entity, Column::HardLockedAt)).is_null());
-    }
     let hard_locked_at = Func::coalesce([
         Expr::col((Entity, Column::HardLockedAt)),
         Expr::case(next().gte(hard_at), Expr::value(now))
@@ -73,7 +63,7 @@ fn admission(
         .value(Column::LockedUntil, locked_until(rule, next(), now))
         .value(Column::HardLockedAt, hard_locked_at)
         .value(Column::UpdatedAt, Expr::value(now))
-        .action_and_where(open);
+        .action_and_where(open(tenant, rule, now));
     Query::insert()
         .into_table(Entity)
         .columns([
@@ -92,6 +82,65 @@ fn admission(
             1i32.into(),
             Expr::value(deadline(rule, 1, now)),
             Expr::value((1 >= rule.hard_at).then_some(now)),
+            now.into(),
+        ])
+        .on_conflict(conflict)
+        .returning_col(Column::Failures)
+        .to_owned()
+}
+
+/// Whether the stored row admits an attempt: the tenant's, no soft lock running and, unless
+/// the rule passes it, no hard lock.
+fn open(tenant: TenantId, rule: &LockRule, now: DateTime<Utc>) -> Expr {
+    let mut open = Expr::col((Entity, Column::TenantId))
+        .eq(tenant.as_uuid())
+        .and(
+            Expr::col((Entity, Column::LockedUntil))
+                .is_null()
+                .or(Expr::col((Entity, Column::LockedUntil)).lte(now)),
+        );
+    if !rule.past_hard_lock {
+        open = open.and(Expr::col((Entity, Column::HardLockedAt)).is_null());
+    }
+    open
+}
+
+/// The admission of an attempt already known right, as one upsert: a row that admits it is
+/// reset to no failures and no locks (what `clear` leaves, but kept as a zero row so that the
+/// statement is one upsert on both backends); a locked row is left alone and no row returns.
+fn success_admission(
+    tenant: TenantId,
+    user: UserId,
+    factor: Factor,
+    rule: &LockRule,
+    now: DateTime<Utc>,
+) -> InsertStatement {
+    let no_time = || Expr::value(Option::<DateTime<Utc>>::None);
+    let mut conflict = OnConflict::columns([Column::UserId, Column::Factor]);
+    conflict
+        .value(Column::Failures, Expr::value(0i32))
+        .value(Column::LockedUntil, no_time())
+        .value(Column::HardLockedAt, no_time())
+        .value(Column::UpdatedAt, Expr::value(now))
+        .action_and_where(open(tenant, rule, now));
+    Query::insert()
+        .into_table(Entity)
+        .columns([
+            Column::UserId,
+            Column::Factor,
+            Column::TenantId,
+            Column::Failures,
+            Column::LockedUntil,
+            Column::HardLockedAt,
+            Column::UpdatedAt,
+        ])
+        .values_panic([
+            user.as_uuid().into(),
+            factor.as_str().into(),
+            tenant.as_uuid().into(),
+            0i32.into(),
+            no_time(),
+            no_time(),
             now.into(),
         ])
         .on_conflict(conflict)
@@ -151,6 +200,19 @@ impl LockoutRepo for SqlLockoutRepo {
         })
     }
 
+    async fn admit_success(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        factor: Factor,
+        rule: &LockRule,
+        now: DateTime<Utc>,
+    ) -> Result<bool, RepoError> {
+        let statement = success_admission(tenant, user, factor, rule, db_time(now));
+        let row = self.db.query_one(&statement).await.map_err(repo_err)?;
+        Ok(row.is_some())
+    }
+
     async fn clear(&self, tenant: TenantId, user: UserId, factor: Factor) -> Result<(), RepoError> {
         Entity::delete_many()
             .filter(Column::UserId.eq(user.as_uuid()))
@@ -173,10 +235,13 @@ impl LockoutRepo for SqlLockoutRepo {
             .one(&self.db)
             .await
             .map_err(repo_err)?;
-        Ok(row.map(|r| LockoutState {
-            failures: count(r.failures),
-            locked_until: r.locked_until,
-            hard_locked_at: r.hard_locked_at,
-        }))
+        // A zero row (left by `admit_success`) is a cleared counter.
+        Ok(row
+            .filter(|r| r.failures > 0 || r.locked_until.is_some() || r.hard_locked_at.is_some())
+            .map(|r| LockoutState {
+                failures: count(r.failures),
+                locked_until: r.locked_until,
+                hard_locked_at: r.hard_locked_at,
+            }))
     }
 }

@@ -10,6 +10,7 @@ use twostep_storage::Database;
 contract!(
     r09_failures_count_up_and_soft_lock_with_growing_delays,
     r10_clear_ends_the_run,
+    r10_a_right_credential_admitted_ends_the_run_unless_locked,
     r08_concurrent_admissions_never_pass_the_hard_lock,
     backup_codes_pass_the_hard_lock_but_not_the_delay,
     counters_are_per_factor_and_per_tenant,
@@ -87,6 +88,81 @@ async fn r10_clear_ends_the_run(db: Database) {
     repo.clear(t, u, Factor::Otp).await.unwrap();
     assert_eq!(repo.get(t, u, Factor::Otp).await.unwrap(), None);
     assert_eq!(admitted(&db, t, u, &r, t0()).await, 1);
+}
+
+async fn r10_a_right_credential_admitted_ends_the_run_unless_locked(db: Database) {
+    let repo = db.lockouts();
+    let (t, u, r) = (TenantId::random(), UserId::random(), rule(3, 4));
+    let now = t0();
+    // Never failed: admitted, and the counter reads as cleared.
+    assert!(
+        repo.admit_success(t, u, Factor::Password, &r, now)
+            .await
+            .unwrap()
+    );
+    assert_eq!(repo.get(t, u, Factor::Password).await.unwrap(), None);
+    // Two failures, then a right one: the run ends.
+    for _ in 0..2 {
+        repo.admit(t, u, Factor::Password, &r, now).await.unwrap();
+    }
+    assert!(
+        repo.admit_success(t, u, Factor::Password, &r, now)
+            .await
+            .unwrap()
+    );
+    assert_eq!(repo.get(t, u, Factor::Password).await.unwrap(), None);
+    let first = repo.admit(t, u, Factor::Password, &r, now).await.unwrap();
+    assert!(
+        matches!(first, Admission::Admitted { failures: 1, .. }),
+        "{first:?}"
+    );
+    // Soft-locked (third failure): a right credential is refused and changes nothing.
+    for _ in 0..2 {
+        repo.admit(t, u, Factor::Password, &r, now).await.unwrap();
+    }
+    let soft = now + chrono::Duration::seconds(30);
+    assert!(
+        !repo
+            .admit_success(t, u, Factor::Password, &r, soft)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        repo.get(t, u, Factor::Password)
+            .await
+            .unwrap()
+            .unwrap()
+            .failures,
+        3
+    );
+    // After the delay, the fourth failure hard-locks; a right credential stays refused.
+    let later = now + chrono::Duration::seconds(60);
+    repo.admit(t, u, Factor::Password, &r, later).await.unwrap();
+    let much_later = later + chrono::Duration::days(1);
+    assert!(
+        !repo
+            .admit_success(t, u, Factor::Password, &r, much_later)
+            .await
+            .unwrap()
+    );
+    let state = repo.get(t, u, Factor::Password).await.unwrap().unwrap();
+    assert_eq!(state.failures, 4);
+    assert!(state.hard_locked_at.is_some());
+    // Another tenant's right credential for the same user id touches nothing here.
+    assert!(
+        !repo
+            .admit_success(TenantId::random(), u, Factor::Password, &r, much_later)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        repo.get(t, u, Factor::Password)
+            .await
+            .unwrap()
+            .unwrap()
+            .failures,
+        4
+    );
 }
 
 async fn r08_concurrent_admissions_never_pass_the_hard_lock(db: Database) {
