@@ -13,6 +13,7 @@ mod helpers;
 mod hygiene;
 mod limit_keys;
 mod limits;
+mod metrics;
 mod operations;
 mod outbox;
 mod password_login;

@@ -19,12 +19,14 @@ use twostep_sms_gateway::OutboxKey;
 
 mod auth;
 mod http;
+mod metrics;
 mod risk;
 mod sessions;
 mod sms;
 
 pub use auth::{AuthSettings, RawAuth, RawTls, TlsSettings};
 pub use http::{HttpSettings, RawHttp, default_callback, receipt_path, tenant_receipt_path};
+pub use metrics::{MetricsSettings, RawMetrics};
 pub use risk::{RawRisk, RiskSettings};
 pub use sessions::RawSessions;
 pub use sms::{
@@ -44,6 +46,7 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "log",
     "health",
     "http",
+    "metrics",
     "auth",
     "risk",
     "sessions",
@@ -99,6 +102,8 @@ pub struct Settings {
     pub session_cache: twostep_core::session_cache::SessionCacheConfig,
     /// `[http]`: the delivery-receipt listener; `None` when off.
     pub http: Option<HttpSettings>,
+    /// `[metrics]`: the Prometheus listener; `None` when off.
+    pub metrics: Option<MetricsSettings>,
 }
 
 #[derive(Debug, Clone)]
@@ -137,6 +142,7 @@ pub struct RawSettings {
     pub risk: RawRisk,
     pub sessions: RawSessions,
     pub http: RawHttp,
+    pub metrics: RawMetrics,
 }
 
 #[derive(Debug, Deserialize)]
@@ -216,6 +222,7 @@ impl Default for RawSettings {
             risk: RawRisk::default(),
             sessions: RawSessions::default(),
             http: RawHttp::default(),
+            metrics: RawMetrics::default(),
         }
     }
 }
@@ -490,6 +497,9 @@ fn validate(
     if let Some(http) = &http {
         http::default_callbacks(http, &mut sms);
     }
+    let mut listeners = vec![("server.listen_addr", listen_addr)];
+    listeners.extend(http.as_ref().map(|h| ("http.listen_addr", h.listen_addr)));
+    let metrics = metrics::validate(&raw.metrics, &listeners)?;
     let outbox_key = match raw
         .security
         .outbox_key
@@ -554,6 +564,7 @@ fn validate(
         risk,
         session_cache,
         http,
+        metrics,
     })
 }
 

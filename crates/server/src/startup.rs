@@ -1,5 +1,6 @@
 //! Assembles the server: storage, short-lived store, SMS outbox, flows, gRPC services,
-//! health and reflection, tower layers; and runs it until a shutdown signal.
+//! health and reflection, tower layers, the HTTP listeners (receipts, metrics); and runs it
+//! until a shutdown signal.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -38,7 +39,8 @@ use twostep_storage::{Database, DbOptions};
 use crate::authn::{Authn, AuthnLayer};
 use crate::config::{Environment, Settings};
 use crate::health::{self, Probe};
-use crate::http::{HttpServer, ReceiptEndpoint, TenantVerifiers};
+use crate::http::{HttpServer, MetricsEndpoint, ReceiptEndpoint, RunningHttp, TenantVerifiers};
+use crate::metrics::{GrpcMethods, Metrics};
 use crate::services::account::AccountApi;
 use crate::services::admin::AdminApi;
 use crate::services::auth::AuthApi;
@@ -68,6 +70,9 @@ pub struct Application {
     outbox_worker: OutboxWorker,
     /// The delivery-receipt listener (`[http]`), bound; served by `run_until_stopped`.
     http: Option<HttpServer>,
+    /// The Prometheus listener (`[metrics]`), bound; served by `run_until_stopped`.
+    metrics_http: Option<HttpServer>,
+    metrics: Arc<Metrics>,
     /// Alerts on abandoned second factors (R13); started by `run_until_stopped`.
     abandoned_watcher: suspicious::AbandonedWatcher,
 }
@@ -111,6 +116,12 @@ impl Application {
             settings.session_cache,
         );
         let global_route = sms_sender(&settings, Arc::clone(&clock))?;
+        let mut metrics = Metrics::new(
+            GrpcMethods::served().context("reading the served gRPC methods for metrics")?,
+        );
+        if let Some(router) = &global_route.router {
+            metrics.watch_breakers(Arc::clone(router));
+        }
         // Tenants' own settings; stored only with a configured key (sealed secrets must
         // open after a restart and on every instance).
         let sms_settings: Arc<dyn SmsSettingsStore> = Arc::new(SealedSmsSettings::new(
@@ -148,7 +159,8 @@ impl Application {
                 OutboxKey::random().map_err(|e| anyhow::anyhow!("generating an outbox key: {e}"))?
             }
         };
-        let outbox = SqlOutbox::new(Arc::new(database.outbox()), outbox_key, Arc::clone(&clock));
+        let outbox = SqlOutbox::new(Arc::new(database.outbox()), outbox_key, Arc::clone(&clock))
+            .with_observer(metrics.sms_observer());
         let outbox_worker = outbox.worker(sender, settings.sms.outbox);
         let code_key = settings.code_key.clone().unwrap_or_else(|| {
             tracing::warn!(
@@ -204,7 +216,9 @@ impl Application {
         let listener = TcpListener::bind(settings.listen_addr)
             .await
             .with_context(|| format!("binding server.listen_addr {}", settings.listen_addr))?;
-        let http = receipt_listener(&settings, &database, &deps).await?;
+        let http = receipt_listener(&settings, &database, &deps, &metrics).await?;
+        let metrics = Arc::new(metrics);
+        let metrics_http = metrics_listener(&settings, &metrics).await?;
         let api_clients = Arc::new(api_clients(
             &database,
             Arc::clone(&deps.clock),
@@ -225,6 +239,8 @@ impl Application {
             store,
             outbox_worker,
             http,
+            metrics_http,
+            metrics,
             abandoned_watcher,
         })
     }
@@ -238,6 +254,11 @@ impl Application {
         self.http.as_ref().and_then(|h| h.local_addr().ok())
     }
 
+    /// The metrics listener's address, when `[metrics]` is configured.
+    pub fn metrics_local_addr(&self) -> Option<SocketAddr> {
+        self.metrics_http.as_ref().and_then(|h| h.local_addr().ok())
+    }
+
     /// Serves until `shutdown` resolves; then reports NOT_SERVING, lets in-flight RPCs finish
     /// (for at most `server.shutdown_grace_secs`) and returns.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
@@ -249,17 +270,24 @@ impl Application {
             store,
             outbox_worker,
             http,
+            metrics_http,
+            metrics,
             abandoned_watcher,
         } = self;
         let deps = Arc::clone(&state.deps);
         let outbox_worker = outbox_worker.spawn();
         let abandoned_watcher = tokio::spawn(abandoned_watcher.run(Arc::clone(&state.deps)));
-        let http = http.map(|server| {
-            if let Ok(addr) = server.local_addr() {
-                tracing::info!(%addr, "receipts listener on http");
-            }
-            server.spawn()
-        });
+        let listeners: Vec<RunningHttp> = [http, metrics_http]
+            .into_iter()
+            .flatten()
+            .map(|server| {
+                if let Ok(addr) = server.local_addr() {
+                    let name = server.name();
+                    tracing::info!(%addr, "{name} listener on http");
+                }
+                server.spawn()
+            })
+            .collect();
         let (reporter, health_service) = tonic_health::server::health_reporter();
         health::set_all(&reporter, ServingStatus::NotServing).await;
         let watcher = tokio::spawn(health::watch(
@@ -281,6 +309,8 @@ impl Application {
             .build_v1alpha()
             .context("building reflection v1alpha")?;
 
+        // Only a scraped process pays for counting every call.
+        let grpc_metrics = settings.metrics.as_ref().map(|_| metrics.grpc_layer());
         let limits = tower::ServiceBuilder::new()
             .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
                 settings.max_concurrent_requests,
@@ -295,6 +325,8 @@ impl Application {
         let server = tls::server_builder(settings.tls.as_ref())
             .context("configuring TLS ([server.tls])")?
             .timeout(settings.request_timeout)
+            // Outermost of ours, so calls that authn refuses count too.
+            .layer(tower::util::option_layer(grpc_metrics))
             .layer(limits)
             .layer(authn)
             .add_service(health_service)
@@ -321,9 +353,7 @@ impl Application {
             res = &mut server => {
                 watcher.abort();
                 abandoned_watcher.abort();
-                if let Some(http) = http {
-                    http.stop(settings.shutdown_grace).await;
-                }
+                stop_listeners(listeners, settings.shutdown_grace).await;
                 outbox_worker.stop(settings.shutdown_grace).await;
                 flush_audit(&deps).await;
                 return res.context("serving gRPC");
@@ -335,11 +365,9 @@ impl Application {
         abandoned_watcher.abort();
         health::set_all(&reporter, ServingStatus::NotServing).await;
         let _ = stop_tx.send(());
-        // Receipts are small: the HTTP listener drains quickly, while gRPC connections
-        // (spawned tasks) finish their calls.
-        if let Some(http) = http {
-            http.stop(settings.shutdown_grace).await;
-        }
+        // Receipts and scrapes are small: the HTTP listeners drain quickly, while gRPC
+        // connections (spawned tasks) finish their calls.
+        stop_listeners(listeners, settings.shutdown_grace).await;
         match tokio::time::timeout(settings.shutdown_grace, &mut server).await {
             Ok(res) => res.context("serving gRPC")?,
             Err(_) => tracing::warn!("grace period over; abandoning remaining requests"),
@@ -350,6 +378,11 @@ impl Application {
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+/// Stops the HTTP listeners together, each within `grace`.
+async fn stop_listeners(listeners: Vec<RunningHttp>, grace: std::time::Duration) {
+    futures::future::join_all(listeners.into_iter().map(|l| l.stop(grace))).await;
 }
 
 /// Writes the audit events the last requests queued.
@@ -432,6 +465,7 @@ async fn receipt_listener(
     settings: &Settings,
     database: &Database,
     deps: &Deps,
+    metrics: &Metrics,
 ) -> anyhow::Result<Option<HttpServer>> {
     let Some(http) = &settings.http else {
         return Ok(None);
@@ -450,6 +484,7 @@ async fn receipt_listener(
         tenants,
         Arc::new(database.outbox()),
         Arc::clone(&deps.clock),
+        metrics.receipts(),
     );
     tracing::info!(
         public_base_url = %http.public_base_url,
@@ -457,7 +492,23 @@ async fn receipt_listener(
         "delivery receipts accepted at <public_base_url>/v1/receipts/<provider> and, for \
          tenants' own providers, /v1/receipts/tenants/<tenant_id>/<provider_id>"
     );
-    Ok(Some(HttpServer::new(listener, endpoint)))
+    Ok(Some(HttpServer::new("receipts", listener, endpoint)))
+}
+
+/// Binds the metrics listener when `[metrics]` is configured: `GET /metrics`, on a port of
+/// its own (never the receipt listener's, which faces the providers).
+async fn metrics_listener(
+    settings: &Settings,
+    metrics: &Arc<Metrics>,
+) -> anyhow::Result<Option<HttpServer>> {
+    let Some(config) = &settings.metrics else {
+        return Ok(None);
+    };
+    let listener = TcpListener::bind(config.listen_addr)
+        .await
+        .with_context(|| format!("binding metrics.listen_addr {}", config.listen_addr))?;
+    let endpoint = MetricsEndpoint::new(Arc::clone(metrics));
+    Ok(Some(HttpServer::new("metrics", listener, endpoint)))
 }
 
 pub async fn connect_database(settings: &Settings) -> anyhow::Result<Database> {

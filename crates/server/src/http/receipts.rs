@@ -12,16 +12,20 @@
 //!   numbers);
 //! - 400: signed but not a receipt; 404: no configured provider of that name, or no such
 //!   tenant or tenant's provider, takes receipts;
-//! - 413: body too large; 503: the database did not answer (the provider may retry).
+//! - 413: body too large; 503: the database did not answer (the provider may retry);
+//! - 405 for another method, 404 for another path.
+//!
+//! Every receipt checked is counted by outcome ([`ReceiptCounts`], the metrics'
+//! `twostep_sms_receipts_total`), and the running total is quoted in its log line.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
+use futures::future::BoxFuture;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
-use hyper::{Request, Response, StatusCode};
+use hyper::{Method as HttpMethod, Request, Response, StatusCode};
 use tracing::field::{DisplayValue, display};
 use twostep_core::clock::Clock;
 use twostep_core::ids::TenantId;
@@ -30,7 +34,9 @@ use twostep_sms_gateway::factory::ProviderSpec;
 use twostep_sms_gateway::receipts::{Method, ReceiptError, ReceiptVerifier, WebhookRequest};
 
 use super::tenant_receipts::TenantVerifiers;
-use super::{MAX_BODY_BYTES, text};
+use super::{Endpoint, MAX_BODY_BYTES, text};
+// Named apart from the port's `ReceiptOutcome` (what a receipt did to its row).
+use crate::metrics::{ReceiptCounts, ReceiptOutcome as Counted};
 
 const RECEIPTS_PREFIX: &str = "/v1/receipts/";
 const TENANTS_SEGMENT: &str = "tenants/";
@@ -99,22 +105,6 @@ impl Target {
     }
 }
 
-/// Running totals, reported in the log lines (there is no metrics endpoint yet).
-#[derive(Debug, Default)]
-pub struct ReceiptCounts {
-    pub recorded: AtomicU64,
-    pub unchanged: AtomicU64,
-    pub unknown_message: AtomicU64,
-    /// Bad signature or token, or none configured.
-    pub refused: AtomicU64,
-    pub malformed: AtomicU64,
-    pub unknown_status: AtomicU64,
-}
-
-fn bump(counter: &AtomicU64) -> u64 {
-    counter.fetch_add(1, Ordering::Relaxed).saturating_add(1)
-}
-
 /// The receipt endpoints of the configured providers and of tenants' own.
 pub struct ReceiptEndpoint {
     public_base_url: String,
@@ -127,13 +117,14 @@ pub struct ReceiptEndpoint {
 
 impl ReceiptEndpoint {
     /// Endpoints for those of `providers` whose kind takes receipts, and for tenants'
-    /// providers as `tenants` finds them.
+    /// providers as `tenants` finds them; receipts are counted in `counts`.
     pub fn new(
         public_base_url: &str,
         providers: &[ProviderSpec],
         tenants: TenantVerifiers,
         outbox: Arc<dyn OutboxRepo>,
         clock: Arc<dyn Clock>,
+        counts: ReceiptCounts,
     ) -> Self {
         let verifiers = providers
             .iter()
@@ -145,7 +136,7 @@ impl ReceiptEndpoint {
             tenants,
             outbox,
             clock,
-            counts: ReceiptCounts::default(),
+            counts,
         }
     }
 
@@ -171,6 +162,7 @@ impl ReceiptEndpoint {
                 match self.tenants.verifier(*tenant, provider).await {
                     Ok(found) => found.map(Cow::Owned),
                     Err(e) => {
+                        self.counts.bump(Counted::Unavailable);
                         tracing::warn!(tenant = %tenant, provider, error = %e, "delivery receipt not checked: the tenant's settings are unavailable");
                         return Err(text(StatusCode::SERVICE_UNAVAILABLE, "try again later"));
                     }
@@ -187,11 +179,22 @@ impl ReceiptEndpoint {
         })
     }
 
-    pub(super) async fn handle(
-        &self,
-        target: &Target,
-        req: Request<Incoming>,
-    ) -> Response<Full<Bytes>> {
+    async fn route(&self, req: Request<Incoming>) -> Response<Full<Bytes>> {
+        let Some(target) = Target::parse(req.uri().path()) else {
+            return text(StatusCode::NOT_FOUND, "not found");
+        };
+        if req.method() != HttpMethod::POST && req.method() != HttpMethod::GET {
+            let mut res = text(StatusCode::METHOD_NOT_ALLOWED, "use POST or GET");
+            res.headers_mut().insert(
+                hyper::header::ALLOW,
+                hyper::header::HeaderValue::from_static("POST, GET"),
+            );
+            return res;
+        }
+        self.handle(&target, req).await
+    }
+
+    async fn handle(&self, target: &Target, req: Request<Incoming>) -> Response<Full<Bytes>> {
         let verifier = match self.verifier(target).await {
             Ok(verifier) => verifier,
             Err(answer) => return answer,
@@ -215,7 +218,7 @@ impl ReceiptEndpoint {
             .path_and_query()
             .map_or(parts.uri.path(), |pq| pq.as_str());
         let request = WebhookRequest {
-            method: if parts.method == hyper::Method::GET {
+            method: if parts.method == HttpMethod::GET {
                 Method::Get
             } else {
                 Method::Post
@@ -254,15 +257,15 @@ impl ReceiptEndpoint {
                 .await
             {
                 Ok(ReceiptOutcome::Recorded(status)) => {
-                    let total = bump(&self.counts.recorded);
+                    let total = self.counts.bump(Counted::Recorded);
                     tracing::info!(tenant, provider, provider_message_id = id, %status, recorded_total = total, "delivery receipt recorded");
                 }
                 Ok(ReceiptOutcome::Unchanged(status)) => {
-                    bump(&self.counts.unchanged);
+                    self.counts.bump(Counted::Unchanged);
                     tracing::debug!(tenant, provider, provider_message_id = id, %status, "delivery receipt changes nothing");
                 }
                 Ok(ReceiptOutcome::UnknownMessage) => {
-                    bump(&self.counts.unknown_message);
+                    self.counts.bump(Counted::UnknownMessage);
                     tracing::debug!(
                         tenant,
                         provider,
@@ -271,6 +274,7 @@ impl ReceiptEndpoint {
                     );
                 }
                 Err(e) => {
+                    self.counts.bump(Counted::Unavailable);
                     tracing::warn!(tenant, provider, error = %e, "delivery receipt not recorded");
                     return text(StatusCode::SERVICE_UNAVAILABLE, "try again later");
                 }
@@ -283,7 +287,7 @@ impl ReceiptEndpoint {
         let (tenant, provider) = (target.tenant(), target.provider());
         match e {
             ReceiptError::BadSignature(reason) | ReceiptError::NotConfigured(reason) => {
-                let total = bump(&self.counts.refused);
+                let total = self.counts.bump(Counted::Refused);
                 tracing::warn!(
                     tenant,
                     provider,
@@ -299,7 +303,7 @@ impl ReceiptEndpoint {
                 text(StatusCode::FORBIDDEN, "forbidden")
             }
             ReceiptError::Malformed(reason) => {
-                let total = bump(&self.counts.malformed);
+                let total = self.counts.bump(Counted::Malformed);
                 tracing::warn!(
                     tenant,
                     provider,
@@ -310,11 +314,17 @@ impl ReceiptEndpoint {
                 text(StatusCode::BAD_REQUEST, "malformed receipt")
             }
             ReceiptError::UnknownStatus(word) => {
-                let total = bump(&self.counts.unknown_status);
+                let total = self.counts.bump(Counted::UnknownStatus);
                 tracing::warn!(tenant, provider, status = %word, unknown_status_total = total, "delivery receipt with an unknown status ignored");
                 text(StatusCode::OK, "ignored")
             }
         }
+    }
+}
+
+impl Endpoint for ReceiptEndpoint {
+    fn answer(&self, req: Request<Incoming>) -> BoxFuture<'_, Response<Full<Bytes>>> {
+        Box::pin(self.route(req))
     }
 }
 

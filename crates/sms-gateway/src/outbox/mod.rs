@@ -19,11 +19,15 @@
 //!    first; a permanent failure `failed`;
 //! 4. waits for an enqueue (a `Notify`) or the poll interval.
 //!
+//! Each recorded outcome, and each message a sweep expired unsent, is reported to the
+//! outbox's [`OutboxObserver`] (the server's metrics; [`SqlOutbox::with_observer`]).
+//!
 //! Delivery is at least once per row in the face of crashes: a worker killed after the
 //! provider accepted a message but before it recorded `sent` leaves the row to be sent again
 //! when the lease lapses. Providers that support it get the idempotency key to drop that
 //! duplicate.
 
+mod observer;
 mod seal;
 mod worker;
 
@@ -36,6 +40,7 @@ use twostep_core::ports::{
     NewOutboxMessage, OutboxError, OutboxRepo, OutgoingSms, RepoError, SmsOutbox, SmsSender,
 };
 
+pub use observer::{NoObserver, OutboxObserver, SendOutcome};
 pub use seal::{Opened, OutboxKey, SealError};
 pub use worker::{OutboxSettings, OutboxWorker, Tick, WorkerHandle};
 
@@ -46,6 +51,8 @@ pub struct SqlOutbox {
     key: OutboxKey,
     clock: Arc<dyn Clock>,
     wake: Arc<Notify>,
+    /// Told of its workers' outcomes.
+    observer: Arc<dyn OutboxObserver>,
 }
 
 impl SqlOutbox {
@@ -55,7 +62,14 @@ impl SqlOutbox {
             key,
             clock,
             wake: Arc::new(Notify::new()),
+            observer: Arc::new(NoObserver),
         }
+    }
+
+    /// Reports the outcomes of the workers made from now on to `observer`.
+    pub fn with_observer(mut self, observer: Arc<dyn OutboxObserver>) -> Self {
+        self.observer = observer;
+        self
     }
 
     /// The worker that sends this outbox's rows (and those other instances sealed with the
@@ -67,6 +81,7 @@ impl SqlOutbox {
             sender,
             Arc::clone(&self.clock),
             Arc::clone(&self.wake),
+            Arc::clone(&self.observer),
             settings,
         )
     }

@@ -562,3 +562,60 @@ async fn a_worker_never_requeues_a_row_it_is_still_sending() {
     assert_eq!((row.status, row.attempts), (OutboxStatus::Sent, 1));
     assert_eq!(*gate.calls.lock().unwrap(), 1);
 }
+
+/// Counts what the worker reports, by provider and outcome.
+#[derive(Default)]
+struct Tally(Mutex<Vec<(Option<String>, SendOutcome, u64)>>);
+
+impl OutboxObserver for Tally {
+    fn outcomes(&self, provider: Option<&str>, outcome: SendOutcome, count: u64) {
+        self.0
+            .lock()
+            .unwrap()
+            .push((provider.map(str::to_owned), outcome, count));
+    }
+}
+
+impl Tally {
+    fn take(&self) -> Vec<(Option<String>, SendOutcome, u64)> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+}
+
+#[tokio::test]
+async fn the_observer_hears_each_recorded_outcome_and_each_sweep_expiry() {
+    let f = fixture().await;
+    let tally = Arc::new(Tally::default());
+    let outbox = f
+        .outbox
+        .clone()
+        .with_observer(Arc::clone(&tally) as Arc<dyn OutboxObserver>);
+    let permanent = Err(SendError::Permanent {
+        kind: PermanentKind::Rejected,
+        reason: "blocked".to_owned(),
+    });
+    let sender = Script::new(vec![retryable(None), Ok(()), permanent]);
+    let worker = outbox.worker(Arc::clone(&sender) as _, settings());
+
+    f.enqueue("a", minutes(5)).await;
+    worker.run_once().await.unwrap();
+    assert_eq!(tally.take(), [(None, SendOutcome::Retry, 1)]);
+    f.clock.advance(TimeDelta::seconds(2));
+    worker.run_once().await.unwrap();
+    // The provider that accepted it, by its name.
+    assert_eq!(
+        tally.take(),
+        [(Some("backup".to_owned()), SendOutcome::Sent, 1)]
+    );
+    f.enqueue("b", minutes(5)).await;
+    worker.run_once().await.unwrap();
+    assert_eq!(tally.take(), [(None, SendOutcome::Failed, 1)]);
+
+    // Two that ran out of time unsent, in one sweep.
+    f.enqueue("c", TimeDelta::seconds(5)).await;
+    f.enqueue("d", TimeDelta::seconds(5)).await;
+    f.clock.advance(TimeDelta::seconds(5));
+    worker.run_once().await.unwrap();
+    assert_eq!(tally.take(), [(None, SendOutcome::Expired, 2)]);
+    assert_eq!(SendOutcome::Expired.as_str(), "expired");
+}

@@ -15,6 +15,7 @@ use twostep_core::ports::{
     SendError, SmsSender,
 };
 
+use super::observer::{OutboxObserver, SendOutcome};
 use super::seal::OutboxKey;
 
 /// How the worker paces itself (`[sms.outbox]` in the server's configuration).
@@ -83,6 +84,7 @@ struct Inner {
     sender: Arc<dyn SmsSender>,
     clock: Arc<dyn Clock>,
     wake: Arc<Notify>,
+    observer: Arc<dyn OutboxObserver>,
     settings: OutboxSettings,
     slots: Arc<Semaphore>,
     /// This worker's claims with rows still in its hands, and how many: its own sweeps leave
@@ -103,6 +105,7 @@ impl OutboxWorker {
         sender: Arc<dyn SmsSender>,
         clock: Arc<dyn Clock>,
         wake: Arc<Notify>,
+        observer: Arc<dyn OutboxObserver>,
         settings: OutboxSettings,
     ) -> Self {
         let settings = OutboxSettings {
@@ -119,6 +122,7 @@ impl OutboxWorker {
                 sender,
                 clock,
                 wake,
+                observer,
                 slots: Arc::new(Semaphore::new(settings.concurrency)),
                 held: std::sync::Mutex::new(HashMap::new()),
                 settings,
@@ -223,13 +227,16 @@ impl Inner {
         let expired = self.repo.expire_due(now, &held).await?;
         let requeued = self.repo.requeue_abandoned(now, &held).await?;
         if expired.missed > 0 {
+            self.observer
+                .outcomes(None, SendOutcome::Expired, expired.missed);
             tracing::warn!(
                 count = expired.missed,
                 "sms outbox: messages expired before sending"
             );
         }
         // Stand-ins (decoys' rows) are never sent: their end is routine, and a warning for
-        // each would hide the real ones.
+        // each would hide the real ones. Nor are they reported: they are no messages, and
+        // their count would tell how many requests named no account (R19).
         if expired.stand_ins > 0 {
             tracing::debug!(count = expired.stand_ins, "sms outbox: stand-ins erased");
         }
@@ -400,6 +407,7 @@ impl Inner {
             {
                 Ok(true) => {
                     log_outcome(row, outcome);
+                    self.report(outcome);
                     return;
                 }
                 Ok(false) => {
@@ -420,6 +428,16 @@ impl Inner {
             outbox_id = %row.id,
             "sms outbox: outcome not recorded; the row is retried when its lease lapses"
         );
+    }
+
+    fn report(&self, outcome: &OutboxOutcome) {
+        let (provider, outcome) = match outcome {
+            OutboxOutcome::Sent { provider, .. } => (Some(provider.as_str()), SendOutcome::Sent),
+            OutboxOutcome::Retry { .. } => (None, SendOutcome::Retry),
+            OutboxOutcome::Failed { .. } => (None, SendOutcome::Failed),
+            OutboxOutcome::Expired { .. } => (None, SendOutcome::Expired),
+        };
+        self.observer.outcomes(provider, outcome, 1);
     }
 }
 

@@ -73,6 +73,15 @@ impl Router {
             .map(|p| p.breaker.state(now))
     }
 
+    /// Every provider's name and breaker state, in the configured order (for metrics).
+    pub fn breaker_states(&self) -> Vec<(&str, BreakerState)> {
+        let now = self.clock.now();
+        self.providers
+            .iter()
+            .map(|p| (p.name.as_str(), p.breaker.state(now)))
+            .collect()
+    }
+
     /// The adapter called `name`, to send through it alone (SendTestSms with a provider):
     /// no retries, no failover, no breaker.
     pub fn provider(&self, name: &str) -> Option<Arc<dyn SmsSender>> {

@@ -296,6 +296,11 @@ async fn breaker_opens_after_consecutive_failures_and_skips_the_provider() {
     assert_eq!(r.breaker_state("a"), Some(BreakerState::Closed));
     r.send(&sms()).await.unwrap();
     assert_eq!(r.breaker_state("a"), Some(BreakerState::Open));
+    // Every provider's, in order (what the server's metrics read).
+    assert_eq!(
+        r.breaker_states(),
+        [("a", BreakerState::Open), ("b", BreakerState::Closed)]
+    );
     let sent = r.send(&sms()).await.unwrap();
     assert_eq!(sent.provider, "b");
     assert_eq!((a.calls(), b.calls()), (2, 3));
