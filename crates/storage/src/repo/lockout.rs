@@ -64,6 +64,29 @@ fn admission(
         .value(Column::HardLockedAt, hard_locked_at)
         .value(Column::UpdatedAt, Expr::value(now))
         .action_and_where(open(tenant, rule, now));
+    let first = NewRow {
+        failures: 1,
+        locked_until: deadline(rule, 1, now),
+        hard_locked_at: (1 >= rule.hard_at).then_some(now),
+    };
+    upsert((tenant, user, factor), first, conflict, now)
+}
+
+/// The row an upsert inserts when the account has none yet.
+struct NewRow {
+    failures: i32,
+    locked_until: Option<DateTime<Utc>>,
+    hard_locked_at: Option<DateTime<Utc>>,
+}
+
+/// `INSERT … ON CONFLICT (user_id, factor) <conflict> RETURNING failures`: the shape of both
+/// admissions. A conflict whose `WHERE` refuses updates nothing and returns no row.
+fn upsert(
+    (tenant, user, factor): (TenantId, UserId, Factor),
+    row: NewRow,
+    conflict: OnConflict,
+    now: DateTime<Utc>,
+) -> InsertStatement {
     Query::insert()
         .into_table(Entity)
         .columns([
@@ -79,9 +102,9 @@ fn admission(
             user.as_uuid().into(),
             factor.as_str().into(),
             tenant.as_uuid().into(),
-            1i32.into(),
-            Expr::value(deadline(rule, 1, now)),
-            Expr::value((1 >= rule.hard_at).then_some(now)),
+            row.failures.into(),
+            Expr::value(row.locked_until),
+            Expr::value(row.hard_locked_at),
             now.into(),
         ])
         .on_conflict(conflict)
@@ -123,29 +146,12 @@ fn success_admission(
         .value(Column::HardLockedAt, no_time())
         .value(Column::UpdatedAt, Expr::value(now))
         .action_and_where(open(tenant, rule, now));
-    Query::insert()
-        .into_table(Entity)
-        .columns([
-            Column::UserId,
-            Column::Factor,
-            Column::TenantId,
-            Column::Failures,
-            Column::LockedUntil,
-            Column::HardLockedAt,
-            Column::UpdatedAt,
-        ])
-        .values_panic([
-            user.as_uuid().into(),
-            factor.as_str().into(),
-            tenant.as_uuid().into(),
-            0i32.into(),
-            no_time(),
-            no_time(),
-            now.into(),
-        ])
-        .on_conflict(conflict)
-        .returning_col(Column::Failures)
-        .to_owned()
+    let cleared = NewRow {
+        failures: 0,
+        locked_until: None,
+        hard_locked_at: None,
+    };
+    upsert((tenant, user, factor), cleared, conflict, now)
 }
 
 /// The soft-lock deadline after failure number `failures` (an SQL expression), as a `CASE` over
