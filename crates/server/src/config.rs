@@ -377,15 +377,11 @@ fn validate(
     let tls = auth::validate_tls(raw.server.tls.as_ref())?;
     let risk = risk::validate_risk(&raw.risk)?;
     let session_cache = sessions::validate_sessions(&raw.sessions)?;
-    let listen_addr: SocketAddr = raw.server.listen_addr.trim().parse().map_err(|_| {
-        bad(
-            "server.listen_addr",
-            format!(
-                "{:?} is not an address like 127.0.0.1:50051",
-                raw.server.listen_addr
-            ),
-        )
-    })?;
+    let listen_addr = parse_listen_addr(
+        "server.listen_addr",
+        &raw.server.listen_addr,
+        "127.0.0.1:50051",
+    )?;
     if raw.server.request_timeout_ms == 0 {
         return Err(bad("server.request_timeout_ms", "must be positive"));
     }
@@ -566,6 +562,14 @@ fn validate(
         http,
         metrics,
     })
+}
+
+/// A listener's address from the value of `key`; the error shows an `example`.
+fn parse_listen_addr(key: &str, value: &str, example: &str) -> Result<SocketAddr, ConfigError> {
+    value
+        .trim()
+        .parse()
+        .map_err(|_| bad(key, format!("{value:?} is not an address like {example}")))
 }
 
 #[cfg(test)]

@@ -340,40 +340,42 @@ pub fn router_builder(
     )
 }
 
+/// A provider entry as SetSmsProviders stores it, for tests.
+#[cfg(test)]
+pub(crate) fn test_entry(
+    id: &str,
+    kind: &str,
+    settings: &[(&str, &str)],
+    secrets: &[(&str, &str)],
+) -> ProviderEntry {
+    use secrecy::SecretString;
+    ProviderEntry {
+        id: id.to_owned(),
+        kind: kind.to_owned(),
+        settings: settings
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+        secrets: secrets
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), SecretString::from((*v).to_owned())))
+            .collect(),
+        countries: Vec::new(),
+        timeout: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, reason = "tests")]
 
-    use secrecy::SecretString;
     use twostep_sms_gateway::factory::ProviderKind;
     use twostep_sms_gateway::receipts::{Method, ReceiptError, WebhookRequest, twilio_signature};
 
     use super::*;
 
-    fn entry(
-        id: &str,
-        kind: &str,
-        settings: &[(&str, &str)],
-        secrets: &[(&str, &str)],
-    ) -> ProviderEntry {
-        ProviderEntry {
-            id: id.to_owned(),
-            kind: kind.to_owned(),
-            settings: settings
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect(),
-            secrets: secrets
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), SecretString::from((*v).to_owned())))
-                .collect(),
-            countries: Vec::new(),
-            timeout: None,
-        }
-    }
-
     fn twilio(id: &str, secrets: &[(&str, &str)]) -> ProviderEntry {
-        entry(
+        test_entry(
             id,
             "twilio",
             &[("account_sid", "AC1"), ("from", "+15005550006")],
@@ -394,7 +396,7 @@ mod tests {
         let tenant = TenantId::random();
         let entries = [
             twilio("gateway", &[("auth_token", "t")]),
-            entry(
+            test_entry(
                 "pl",
                 "plivo",
                 &[
@@ -453,7 +455,7 @@ mod tests {
                     ("signature_secret", "account-token"),
                 ],
             ),
-            entry("gw", "generic_http", &[("url", "http://127.0.0.1:1/")], &[]),
+            test_entry("gw", "generic_http", &[("url", "http://127.0.0.1:1/")], &[]),
         ];
         for id in ["plain", "keyed"] {
             let verifier = receipt_verifier(&entries, id, false).unwrap().unwrap();
@@ -476,7 +478,7 @@ mod tests {
 
     #[test]
     fn what_proves_a_receipt_is_a_secret() {
-        let bulksms = entry(
+        let bulksms = test_entry(
             "b",
             "bulksms",
             &[("username", "u"), ("receipt_token", "x")],
@@ -488,7 +490,7 @@ mod tests {
                 .contains("providers[0].settings.receipt_token"),
             "{e}"
         );
-        let in_secrets = entry(
+        let in_secrets = test_entry(
             "b",
             "bulksms",
             &[("username", "u")],

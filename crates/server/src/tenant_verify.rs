@@ -158,20 +158,7 @@ mod tests {
     use super::*;
 
     fn entry(settings: &[(&str, &str)], secrets: &[(&str, &str)]) -> ProviderEntry {
-        ProviderEntry {
-            id: "verify".into(),
-            kind: "twilio_verify".into(),
-            settings: settings
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect(),
-            secrets: secrets
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), SecretString::from((*v).to_owned())))
-                .collect(),
-            countries: Vec::new(),
-            timeout: None,
-        }
+        crate::tenant_sms::test_entry("verify", "twilio_verify", settings, secrets)
     }
 
     const VA: &str = "VA0123456789abcdef0123456789abcdef";

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use twostep_core::ids::TenantId;
 use twostep_sms_gateway::factory::{ProviderKind, ProviderSpec};
 
-use super::{ConfigError, SmsSettings, bad};
+use super::{ConfigError, SmsSettings, bad, parse_listen_addr};
 
 /// The receipt endpoint's path for the provider called `name`.
 pub fn receipt_path(name: &str) -> String {
@@ -79,12 +79,7 @@ pub(super) fn validate(
         }
         return Ok(None);
     };
-    let listen_addr: SocketAddr = addr.parse().map_err(|_| {
-        bad(
-            "http.listen_addr",
-            format!("{addr:?} is not an address like 0.0.0.0:8080"),
-        )
-    })?;
+    let listen_addr = parse_listen_addr("http.listen_addr", addr, "0.0.0.0:8080")?;
     let Some(base) = base else {
         return Err(bad(
             "http.public_base_url",

@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 
 use serde::Deserialize;
 
-use super::{ConfigError, bad};
+use super::{ConfigError, bad, parse_listen_addr};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -38,12 +38,7 @@ pub(super) fn validate(
     else {
         return Ok(None);
     };
-    let listen_addr: SocketAddr = addr.parse().map_err(|_| {
-        bad(
-            "metrics.listen_addr",
-            format!("{addr:?} is not an address like 0.0.0.0:9090"),
-        )
-    })?;
+    let listen_addr = parse_listen_addr("metrics.listen_addr", addr, "0.0.0.0:9090")?;
     for (key, other) in others {
         if overlaps(listen_addr, *other) {
             return Err(bad(
