@@ -166,6 +166,7 @@ impl Timeline {
         tokio::spawn(async move {
             tokio::time::sleep_until(tl.window_start).await;
             let before = watch.snapshot();
+            let command = watch.window_command.as_ref().and_then(|c| c.start());
             let stop = tl.stop.notified();
             tokio::pin!(stop);
             if !tl.stopped() {
@@ -175,6 +176,9 @@ impl Timeline {
                 }
             }
             let after = watch.snapshot();
+            if let Some(running) = command {
+                running.stop().await;
+            }
             (before, after)
         })
     }

@@ -17,6 +17,7 @@ mod result;
 mod runs;
 mod sink;
 mod target;
+mod window_command;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -286,6 +287,12 @@ pub struct LoadArgs {
     /// Also append the JSON line to this file.
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// A command (run by `sh -c`) to run over the measured window only: started when the
+    /// window starts, interrupted with SIGINT when it ends. For a profile of the load and
+    /// nothing else: `--window-command 'perf record -C 0 -g -o s3.data'`. `{n}` in it
+    /// becomes the window's number in this run (S5 has two windows: alone, then beside S4).
+    #[arg(long)]
+    pub window_command: Option<String>,
 }
 
 fn main() -> ExitCode {

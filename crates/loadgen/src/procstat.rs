@@ -8,13 +8,17 @@ use std::fs;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
+use crate::window_command::WindowCommand;
+
 /// Clock ticks per second of `utime`/`stime` in `/proc/PID/stat` (USER_HZ, 100 on Linux).
 const TICKS_PER_SEC: f64 = 100.0;
 
-/// The processes to watch, by name (`twostepd=1234`).
+/// The processes to watch, by name (`twostepd=1234`), and what to run beside them over the
+/// window (a profiler).
 #[derive(Debug, Clone, Default)]
 pub struct Watch {
     pub pids: Vec<(String, u32)>,
+    pub window_command: Option<WindowCommand>,
 }
 
 #[derive(Debug, Clone)]
@@ -52,7 +56,15 @@ impl Watch {
                 .map_err(|_| anyhow::anyhow!("--watch {spec:?}: not a process id"))?;
             pids.push((name.trim().to_owned(), pid));
         }
-        Ok(Self { pids })
+        Ok(Self {
+            pids,
+            window_command: None,
+        })
+    }
+
+    pub fn with_window_command(mut self, line: Option<&str>) -> Self {
+        self.window_command = line.and_then(WindowCommand::new);
+        self
     }
 
     pub fn snapshot(&self) -> Snapshot {

@@ -61,7 +61,9 @@ fn plan(scenario: &str, load: &LoadArgs) -> anyhow::Result<Plan> {
         },
         concurrency: load.concurrency.max(1),
         max_inflight: load.max_inflight,
-        watch: Arc::new(Watch::parse(&load.watch)?),
+        watch: Arc::new(
+            Watch::parse(&load.watch)?.with_window_command(load.window_command.as_deref()),
+        ),
     })
 }
 
