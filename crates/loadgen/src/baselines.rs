@@ -12,6 +12,7 @@ use futures::{StreamExt, TryStreamExt, stream};
 use redis::aio::ConnectionManager;
 use sqlx::postgres::PgPoolOptions;
 use tokio::net::TcpListener;
+use tonic::transport::server::TcpIncoming;
 use twostep_core::challenge::{Challenge, Purpose};
 use twostep_core::ids::{ChallengeId, TenantId, UserId};
 use twostep_core::otp::CodeMac;
@@ -36,7 +37,8 @@ pub async fn serve_hello(listener: TcpListener) -> anyhow::Result<()> {
         .timeout(Duration::from_secs(10))
         .layer(limits)
         .add_service(health)
-        .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener))
+        // As `twostepd` does: TCP_NODELAY on every accepted connection.
+        .serve_with_incoming(TcpIncoming::from(listener).with_nodelay(Some(true)))
         .await?;
     Ok(())
 }
