@@ -84,3 +84,36 @@ impl Running {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_blank_line_is_no_command() {
+        assert!(WindowCommand::new("  ").is_none());
+    }
+
+    /// A command that would run for a minute ends when the window does, and `{n}` in its
+    /// line became a window number.
+    #[tokio::test]
+    async fn runs_until_stopped_with_the_window_number_in_its_line() {
+        let dir = std::env::temp_dir().join(format!("twostep-window-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let line = format!("sh -c 'touch {}/w{{n}}; exec sleep 60'", dir.display());
+        let running = WindowCommand::new(&line).unwrap().start().unwrap();
+        let created = async {
+            while std::fs::read_dir(&dir).unwrap().next().is_none() {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(30), created)
+            .await
+            .unwrap();
+        running.stop().await;
+        let name = std::fs::read_dir(&dir).unwrap().next().unwrap().unwrap();
+        let name = name.file_name().into_string().unwrap();
+        assert!(name.strip_prefix('w').unwrap().parse::<usize>().unwrap() >= 1);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
