@@ -5,7 +5,7 @@
 header() { printf '==> %s\n' "$*"; }
 
 # An error that names what went wrong, on stderr.
-err() { printf 'scripts/test: error: %s\n' "$*" >&2; }
+err() { printf 'scripts/%s: error: %s\n' "${0##*/}" "$*" >&2; }
 
 # Print the last lines of a log file to stderr, framed, so a failure shows its cause.
 show_log() {
