@@ -340,3 +340,37 @@ async fn start_login_does_not_wait_for_a_slow_provider() {
         Code::Unauthenticated,
     );
 }
+
+// === (d) a decoy's stand-in is written ended ===
+
+/// A phone login for a number nobody has queues a stand-in row (R19: the same insert a real
+/// code costs), written already `expired` with no body: nothing to erase later, and nothing
+/// ever sent.
+async fn stand_in_walkthrough(stores: Stores) {
+    let fake = FakeProvider::start(Duration::ZERO).await;
+    let server = stores.start(&config(&[("fake", fake.url())])).await;
+    let nobody = random_us_number();
+    start_phone_login(&server, &nobody).await.unwrap();
+    let row = stores.db.row(&nobody).expect("a stand-in row is queued");
+    assert_eq!(row, ["expired", "", "", "0", "0"]);
+
+    // A real code sent after it goes out, and the stand-in still has not.
+    let phone = std::iter::repeat_with(random_us_number)
+        .find(|p| last_four(p) != last_four(&nobody))
+        .unwrap();
+    create_phone_user(&server, &phone).await;
+    start_phone_login(&server, &phone).await.unwrap();
+    fake.wait_for(&phone).await;
+    assert!(fake.to(&nobody).is_empty());
+    assert_eq!(stores.db.row(&nobody).unwrap(), row);
+}
+
+#[tokio::test]
+async fn a_decoys_stand_in_is_stored_expired_without_a_body() {
+    stand_in_walkthrough(Stores::embedded().await).await;
+}
+
+#[tokio::test]
+async fn a_decoys_stand_in_on_postgres_and_redis() {
+    stand_in_walkthrough(Stores::postgres_redis().await).await;
+}

@@ -272,10 +272,10 @@ async fn send_code(
     let settings = deps.sms_settings.get(tenant.id).await?;
     let lifetime = tenant.policy.code.lifetime;
     let text = texts::code_message(&settings, tenant, locale, phone, code, lifetime);
-    // A decoy (R18) costs what a real code costs, a rendered text and a committed outbox row,
-    // so that its answer takes as long (R19); but its row is a stand-in, expired before it
-    // was written, and the outbox never sends an expired row: its sweep marks it expired and
-    // erases the body. Its code matches nothing anyway.
+    // A decoy (R18) costs what a real code costs, a rendered and sealed text and a committed
+    // outbox row, so that its answer takes as long (R19); but its row is a stand-in, expired
+    // before it was written: the outbox writes it `expired` with no body and never sends it.
+    // Its code matches nothing anyway.
     let expires_at = if challenge.decoy {
         STAND_IN_EXPIRY
     } else {

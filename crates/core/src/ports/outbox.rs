@@ -43,7 +43,9 @@ use crate::ports::RepoError;
 
 /// The expiry of a stand-in row: a message queued only so that a decoy costs what a real
 /// code costs (R19), which must never be sent. It has expired before it is written, whatever
-/// the clocks of the instances, so no claim takes it and the sweep erases it.
+/// the clocks of the instances, so [`OutboxRepo::enqueue`] writes it already `expired`, with
+/// no body: the same one insert as a real message, and nothing after it (no claim, no sweep,
+/// no second version of the row).
 pub const STAND_IN_EXPIRY: DateTime<Utc> = DateTime::<Utc>::UNIX_EPOCH;
 
 /// What one [`OutboxRepo::expire_due`] ended.
@@ -51,7 +53,8 @@ pub const STAND_IN_EXPIRY: DateTime<Utc> = DateTime::<Utc>::UNIX_EPOCH;
 pub struct ExpiredRows {
     /// Messages that were meant to be sent and ran out of time first (worth a warning).
     pub missed: u64,
-    /// Stand-in rows ([`STAND_IN_EXPIRY`]), which were never meant to be sent.
+    /// Stand-in rows ([`STAND_IN_EXPIRY`]), which were never meant to be sent: only those
+    /// queued by versions that wrote them `queued` (today they are written `expired`).
     pub stand_ins: u64,
 }
 
@@ -246,6 +249,8 @@ pub struct OutboxRecord {
 pub trait OutboxRepo: Send + Sync + 'static {
     /// Stores a `queued` row due at once. `Ok(false)` when the tenant already has a row with
     /// this idempotency key: nothing is stored, so a repeated enqueue never sends twice.
+    /// A stand-in (`expires_at` at or before [`STAND_IN_EXPIRY`]) is stored `expired` with
+    /// no body, in the same one statement.
     async fn enqueue(&self, message: &NewOutboxMessage) -> Result<bool, RepoError>;
 
     /// Claims at most `limit` rows that are `queued`, due (`next_attempt_at <= now`), not

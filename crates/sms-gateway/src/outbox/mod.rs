@@ -4,6 +4,8 @@
 //! `enqueue` seals the number and text with the [`OutboxKey`], commits a `queued` row through
 //! the `OutboxRepo` port (SQL in production) and wakes the local worker; the RPC answers
 //! after the commit, so a crash afterwards loses nothing, and it never waits for a provider.
+//! A decoy's stand-in (R19) is sealed and committed the same way, but written already
+//! `expired` with no body, and wakes nobody.
 //!
 //! The worker, on every instance, loops:
 //!
@@ -113,7 +115,11 @@ impl SmsOutbox for SqlOutbox {
         match self.repo.enqueue(&row).await {
             Ok(true) => {
                 tracing::debug!(outbox_id = %id, to = %row.masked_to, "sms queued");
-                self.wake.notify_one();
+                // A row that expired before it was written (a decoy's stand-in) is never
+                // sent: waking the worker for it would only cost a claim transaction.
+                if row.expires_at > row.created_at {
+                    self.wake.notify_one();
+                }
                 Ok(())
             }
             Ok(false) => {

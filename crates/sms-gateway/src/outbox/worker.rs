@@ -234,7 +234,8 @@ impl Inner {
                 "sms outbox: messages expired before sending"
             );
         }
-        // Stand-ins (decoys' rows) are never sent: their end is routine, and a warning for
+        // Stand-ins (decoys' rows) are never sent; today they are written `expired`, and only
+        // those an older version queued end here. Their end is routine, and a warning for
         // each would hide the real ones. Nor are they reported: they are no messages, and
         // their count would tell how many requests named no account (R19).
         if expired.stand_ins > 0 {

@@ -119,15 +119,24 @@ impl OutboxRepo for SqlOutboxRepo {
     #[tracing::instrument(skip_all, fields(outbox_id = %message.id, tenant_id = %message.tenant))]
     async fn enqueue(&self, message: &NewOutboxMessage) -> Result<bool, RepoError> {
         let created_at = db_time(message.created_at);
+        // A stand-in is written as its end: the same insert a real message costs (R19), but
+        // with no body to erase and no status to change later, so it never comes back as a
+        // second version of the row (an UPDATE, and on PostgreSQL a dead tuple to vacuum).
+        let stand_in = message.expires_at <= STAND_IN_EXPIRY;
+        let (status, body) = if stand_in {
+            (OutboxStatus::Expired, None)
+        } else {
+            (OutboxStatus::Queued, Some(message.body.0.clone()))
+        };
         let row = sms_outbox::Model {
             id: message.id,
             tenant_id: message.tenant.as_uuid(),
             idempotency_key: message.idempotency_key.clone(),
             purpose: message.purpose.map(|p| p.as_str().to_owned()),
             masked_to: message.masked_to.clone(),
-            body: Some(message.body.0.clone()),
+            body,
             key_id: message.key_id.clone(),
-            status: OutboxStatus::Queued.as_str().to_owned(),
+            status: status.as_str().to_owned(),
             attempts: 0,
             claim_token: None,
             lease_until: None,
