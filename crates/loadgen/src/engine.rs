@@ -305,7 +305,11 @@ pub async fn open<O: Op>(
                                 if let Some(shard) = shards.get(idx) {
                                     let mut rec = shard.lock().unwrap_or_else(|e| e.into_inner());
                                     let from = intended.min(sent);
-                                    rec.record(done.saturating_duration_since(from), code, expected);
+                                    rec.record(
+                                        done.saturating_duration_since(from),
+                                        code,
+                                        expected,
+                                    );
                                     rec.record_lag(sent.saturating_duration_since(intended));
                                 }
                             }
