@@ -144,6 +144,13 @@ pub struct NewOutboxMessage {
     pub expires_at: DateTime<Utc>,
 }
 
+impl NewOutboxMessage {
+    /// A decoy's stand-in (queued to expire at [`STAND_IN_EXPIRY`]): never to be sent.
+    pub fn is_stand_in(&self) -> bool {
+        self.expires_at <= STAND_IN_EXPIRY
+    }
+}
+
 /// A row a worker claimed: it may send it until `lease_until` (or longer, by extending the
 /// lease) and must then `finish` it with `claim`.
 #[derive(Debug, Clone)]

@@ -115,9 +115,9 @@ impl SmsOutbox for SqlOutbox {
         match self.repo.enqueue(&row).await {
             Ok(true) => {
                 tracing::debug!(outbox_id = %id, to = %row.masked_to, "sms queued");
-                // A row that expired before it was written (a decoy's stand-in) is never
-                // sent: waking the worker for it would only cost a claim transaction.
-                if row.expires_at > row.created_at {
+                // A stand-in is never sent: waking the worker for it would only cost a
+                // claim transaction.
+                if !row.is_stand_in() {
                     self.wake.notify_one();
                 }
                 Ok(())

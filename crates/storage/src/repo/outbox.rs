@@ -122,8 +122,7 @@ impl OutboxRepo for SqlOutboxRepo {
         // A stand-in is written as its end: the same insert a real message costs (R19), but
         // with no body to erase and no status to change later, so it never comes back as a
         // second version of the row (an UPDATE, and on PostgreSQL a dead tuple to vacuum).
-        let stand_in = message.expires_at <= STAND_IN_EXPIRY;
-        let (status, body) = if stand_in {
+        let (status, body) = if message.is_stand_in() {
             (OutboxStatus::Expired, None)
         } else {
             (OutboxStatus::Queued, Some(message.body.0.clone()))
