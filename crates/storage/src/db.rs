@@ -5,7 +5,8 @@
 //! `postgres://USER:PASSWORD@HOST:PORT/DB`. Timeouts are short on purpose: when the database
 //! is down a request fails fast with `RepoError::Unavailable` instead of queueing, and the
 //! pool opens fresh connections by itself once the database is back (a connection idle for
-//! more than half a second is tested before use, and one that fails a statement is dropped).
+//! more than half a second is tested before use, and one that fails a statement is dropped;
+//! after such a failure, every connection older than it is tested too).
 
 use std::path::Path;
 use std::str::FromStr;
@@ -17,6 +18,7 @@ use sea_orm::{ConnectOptions, DatabaseConnection};
 use sea_orm_migration::MigratorTrait;
 use twostep_core::ports::RepoError;
 
+use crate::connection_loss;
 use crate::error::{Sanitised, StorageError, repo_err};
 use crate::migration::Migrator;
 use crate::redact::{redact_url, scrub};
@@ -93,8 +95,20 @@ impl Database {
             // `aliveBypassWindowMs` makes the same trade, with the same 500 ms). What it
             // costs: after a database restart, a connection used in that half second fails
             // its next statement (`Unavailable`) and is dropped, instead of being replaced
-            // before it is used.
+            // before it is used...
             .test_before_acquire_if_idle_for(IDLE_BEFORE_PING)
+            // ...except after a restart, when every connection that went back to the pool
+            // before the first failure is suspect, however briefly idle (`connection_loss`).
+            .map_sqlx_postgres_before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for < IDLE_BEFORE_PING
+                        && connection_loss::may_have_died(meta.idle_for)
+                    {
+                        sqlx::Connection::ping(conn).await?;
+                    }
+                    Ok(true)
+                })
+            })
             // sea-orm records statements in tracing spans; sqlx's own `log` output would
             // only repeat them.
             .sqlx_logging(false);

@@ -7,6 +7,8 @@ use sea_orm::sqlx;
 use sea_orm::{DbErr, RuntimeErr, SqlErr};
 use twostep_core::ports::{BoxError, RepoError};
 
+use crate::connection_loss;
+
 /// Why a database could not be opened or migrated. Messages name the database by its
 /// redacted URL: a password never appears in them.
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +53,9 @@ pub(crate) fn repo_err(err: DbErr) -> RepoError {
         return RepoError::Conflict { field };
     }
     if is_unavailable(&err) {
+        if is_connection_lost(&err) {
+            connection_loss::record();
+        }
         return RepoError::Unavailable(Box::new(err));
     }
     RepoError::Internal(Box::new(err))
@@ -79,33 +84,64 @@ fn conflict_field(msg: &str) -> Option<&'static str> {
 /// Whether the database could not be reached or did not answer in time, as opposed to
 /// refusing the statement.
 fn is_unavailable(err: &DbErr) -> bool {
-    match err {
-        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
-        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
-            match &**e {
-                sqlx::Error::Io(_)
-                | sqlx::Error::Tls(_)
-                | sqlx::Error::Protocol(_)
-                | sqlx::Error::PoolTimedOut
-                | sqlx::Error::PoolClosed
-                | sqlx::Error::WorkerCrashed => true,
-                sqlx::Error::Database(db) => is_unavailable_code(db.as_ref()),
-                _ => false,
-            }
-        }
+    if matches!(err, DbErr::ConnectionAcquire(_) | DbErr::Conn(_)) {
+        return true;
+    }
+    match sqlx_error(err) {
+        Some(
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed,
+        ) => true,
+        Some(sqlx::Error::Database(db)) => is_unavailable_code(db.as_ref()),
         _ => false,
     }
 }
 
-fn is_unavailable_code(db: &dyn sqlx::error::DatabaseError) -> bool {
-    let Some(code) = db.code() else { return false };
-    if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
-        // SQLITE_BUSY (5) and SQLITE_LOCKED (6), with their extended codes: another writer
-        // held the lock for longer than the busy timeout.
-        return code.parse::<u32>().is_ok_and(|c| matches!(c & 0xff, 5 | 6));
+/// Whether a statement found its connection dead, so that the pooled connections opened
+/// before it may be dead too (see `connection_loss`). A timeout waiting for the pool or a
+/// refused new connection says nothing about the pooled ones.
+fn is_connection_lost(err: &DbErr) -> bool {
+    match sqlx_error(err) {
+        Some(sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::Protocol(_)) => true,
+        Some(sqlx::Error::Database(db)) => postgres_code(db.as_ref()).is_some_and(|code| {
+            // Class 08 (connection exception), an administrator's or a shutdown's
+            // termination, a crash of another backend.
+            code.starts_with("08") || matches!(&*code, "57P01" | "57P02")
+        }),
+        _ => false,
     }
-    // PostgreSQL: class 08 (connection exception), shutdowns, too many connections.
-    code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03" | "53300")
+}
+
+fn sqlx_error(err: &DbErr) -> Option<&sqlx::Error> {
+    match err {
+        DbErr::Exec(RuntimeErr::SqlxError(e))
+        | DbErr::Query(RuntimeErr::SqlxError(e))
+        | DbErr::Conn(RuntimeErr::SqlxError(e)) => Some(e.as_ref()),
+        _ => None,
+    }
+}
+
+fn is_unavailable_code(db: &dyn sqlx::error::DatabaseError) -> bool {
+    if let Some(code) = postgres_code(db) {
+        // PostgreSQL: class 08 (connection exception), shutdowns, too many connections.
+        return code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03" | "53300");
+    }
+    // SQLITE_BUSY (5) and SQLITE_LOCKED (6), with their extended codes: another writer held
+    // the lock for longer than the busy timeout.
+    db.code()
+        .is_some_and(|code| code.parse::<u32>().is_ok_and(|c| matches!(c & 0xff, 5 | 6)))
+}
+
+/// The SQLSTATE of a PostgreSQL error; `None` for SQLite, whose codes are numbers.
+fn postgres_code(db: &dyn sqlx::error::DatabaseError) -> Option<std::borrow::Cow<'_, str>> {
+    if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+        return None;
+    }
+    db.code()
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@
 //! **Architecture invariant:** one set of migrations serves both engines, and one contract
 //! test suite (`tests/contract`) runs against both.
 
+mod connection_loss;
 mod db;
 mod entity;
 mod error;

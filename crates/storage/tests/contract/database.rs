@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use sea_orm::{ConnectionTrait, Statement};
+use sea_orm::{ConnectionTrait, Statement, TransactionTrait};
 use twostep_core::ports::{RepoError, TenantRepo, UserRepo};
 use twostep_storage::{Database, DbOptions, StorageError};
 
@@ -133,6 +133,18 @@ async fn a_postgres_outage_is_unavailable_and_the_pool_recovers() {
     db.migrate().await.unwrap();
     let t = tenant("outage");
     db.tenants().create(&t).await.unwrap();
+    // Several pooled connections, all back in the pool just now: none of them is old enough
+    // to be pinged on its way out, and each would fail a request after the outage if the
+    // pool did not learn from the first failure.
+    let held = [
+        db.connection().begin().await.unwrap(),
+        db.connection().begin().await.unwrap(),
+        db.connection().begin().await.unwrap(),
+        db.connection().begin().await.unwrap(),
+    ];
+    for tx in held {
+        tx.commit().await.unwrap();
+    }
 
     // The database goes away: no new connections, existing ones killed.
     pg_admin_exec(
@@ -161,6 +173,8 @@ async fn a_postgres_outage_is_unavailable_and_the_pool_recovers() {
         &format!("ALTER DATABASE \"{name}\" ALLOW_CONNECTIONS true"),
     )
     .await;
+    // The first request after the outage succeeds: the connections that died were tested
+    // and replaced, not handed out one failed request at a time.
     assert!(db.tenants().get(t.id).await.unwrap().is_some());
     db.close().await;
     pg_admin_exec(
