@@ -16,7 +16,7 @@ use twostep_core::audit_buffer::BufferedAuditLog;
 use twostep_core::clock::{Clock, SystemClock};
 use twostep_core::flows::api_clients::ApiClients;
 use twostep_core::flows::pumping::KillSwitch;
-use twostep_core::flows::{Deps, admin, suspicious, tenants::TenantCache};
+use twostep_core::flows::{Deps, admin, session_retention, suspicious, tenants::TenantCache};
 use twostep_core::otp::CodeKey;
 use twostep_core::password::{HashCost, PasswordHasher};
 use twostep_core::ports::SessionEvents;
@@ -277,6 +277,10 @@ impl Application {
         let deps = Arc::clone(&state.deps);
         let outbox_worker = outbox_worker.spawn();
         let abandoned_watcher = tokio::spawn(abandoned_watcher.run(Arc::clone(&state.deps)));
+        let session_pruner = {
+            let deps = Arc::clone(&state.deps);
+            tokio::spawn(async move { session_retention::run(&*deps.sessions, &*deps.clock).await })
+        };
         let listeners: Vec<RunningHttp> = [http, metrics_http]
             .into_iter()
             .flatten()
@@ -358,6 +362,7 @@ impl Application {
             res = &mut server => {
                 watcher.abort();
                 abandoned_watcher.abort();
+                session_pruner.abort();
                 stop_listeners(listeners, settings.shutdown_grace).await;
                 outbox_worker.stop(settings.shutdown_grace).await;
                 flush_audit(&deps).await;
@@ -368,6 +373,7 @@ impl Application {
         tracing::info!("shutting down: health NOT_SERVING, finishing in-flight requests");
         watcher.abort();
         abandoned_watcher.abort();
+        session_pruner.abort();
         health::set_all(&reporter, ServingStatus::NotServing).await;
         let _ = stop_tx.send(());
         // Receipts and scrapes are small: the HTTP listeners drain quickly, while gRPC

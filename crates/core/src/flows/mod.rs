@@ -17,6 +17,7 @@ pub mod password_login;
 pub mod pumping;
 pub mod reauth;
 pub mod registration;
+pub mod session_retention;
 pub mod sessions;
 mod sim_swap;
 pub mod sms_admin;

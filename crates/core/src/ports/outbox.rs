@@ -15,7 +15,9 @@
 //!  queued, or sending with its lease run out, past expires_at ──▶ expired
 //! ```
 //!
-//! `sent`, `delivered`, `failed` and `expired` are final, and their body is erased. Only a
+//! `sent`, `delivered`, `failed` and `expired` are final, and their body is erased. Final rows
+//! are deleted after a retention period ([`OutboxRepo::prune_finished`]), so the table holds
+//! recent history only. Only a
 //! delivery receipt ([`OutboxRepo::record_receipt`]) changes a final row, and only forward:
 //! `sent` → `delivered` or `failed`, and `failed` (by a receipt) → `delivered`, because a
 //! handset's confirmation outranks an earlier failure report (carriers report out of order,
@@ -308,6 +310,13 @@ pub trait OutboxRepo: Send + Sync + 'static {
         now: DateTime<Utc>,
         held: &[uuid::Uuid],
     ) -> Result<ExpiredRows, RepoError>;
+
+    /// Deletes at most `limit` final rows (`sent`, `delivered`, `failed`, `expired`) whose
+    /// `expires_at` is before `before`; returns how many. Rows still `queued` or
+    /// `sending` are never deleted, however old. `expires_at` dates a row's end (a code's
+    /// lifetime after it was written), and stand-ins, which expire at [`STAND_IN_EXPIRY`],
+    /// go at the first prune after they are written: they record nothing.
+    async fn prune_finished(&self, before: DateTime<Utc>, limit: u32) -> Result<u64, RepoError>;
 
     /// A delivery receipt for the row `provider` (a configured name, or a tenant's provider
     /// id) accepted as `provider_message_id`, received at `now`. With

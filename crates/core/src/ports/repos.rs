@@ -120,4 +120,8 @@ pub trait SessionRepo: Send + Sync + 'static {
         user: UserId,
         now: DateTime<Utc>,
     ) -> Result<Vec<Session>, RepoError>;
+    /// Deletes at most `limit` sessions whose family's absolute expiry is before `before`, and
+    /// returns how many. No token of such a family works any more, so nothing is lost but
+    /// history: not even reuse detection (R34), which only matters while a family lives.
+    async fn prune_ended(&self, before: DateTime<Utc>, limit: u32) -> Result<u64, RepoError>;
 }

@@ -134,4 +134,10 @@ impl SessionRepo for CachedSessions {
     ) -> Result<Vec<Session>, RepoError> {
         self.inner.list_live_for_user(tenant, user, now).await
     }
+
+    /// Passed through: a cached entry never outlives its session's absolute expiry, so no
+    /// pruned session is in the cache.
+    async fn prune_ended(&self, before: DateTime<Utc>, limit: u32) -> Result<u64, RepoError> {
+        self.inner.prune_ended(before, limit).await
+    }
 }

@@ -273,6 +273,16 @@ impl SessionRepo for FakeRepo {
     ) -> Result<Vec<Session>, RepoError> {
         Ok(Vec::new())
     }
+    async fn prune_ended(&self, before: DateTime<Utc>, limit: u32) -> Result<u64, RepoError> {
+        let mut all = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
+        let mut left = limit;
+        all.retain(|s| {
+            let prune = left > 0 && s.absolute_expires_at < before;
+            left -= u32::from(prune);
+            !prune
+        });
+        Ok(u64::from(limit - left))
+    }
 }
 
 /// Events that record what was published and deliver nothing (another instance's view: this

@@ -110,6 +110,7 @@ pub struct RawOutbox {
     pub concurrency: usize,
     pub retry_base_ms: u64,
     pub retry_max_ms: u64,
+    pub retention_hours: u64,
 }
 
 impl Default for RawSms {
@@ -146,6 +147,7 @@ impl Default for RawOutbox {
             concurrency: o.concurrency,
             retry_base_ms: millis(o.retry_base),
             retry_max_ms: millis(o.retry_max),
+            retention_hours: o.retention.as_secs() / 3600,
         }
     }
 }
@@ -856,11 +858,19 @@ fn outbox(raw: &RawOutbox) -> Result<OutboxSettings, ConfigError> {
             "must not be below retry_base_ms",
         ));
     }
+    // An hour at least: a final row's idempotency key must outlive any retry of its enqueue.
+    if raw.retention_hours == 0 {
+        return Err(super::bad(
+            "sms.outbox.retention_hours",
+            "must be at least 1",
+        ));
+    }
     Ok(OutboxSettings {
         lease: positive("sms.outbox.lease_ms", raw.lease_ms)?,
         poll_interval: positive("sms.outbox.poll_interval_ms", raw.poll_interval_ms)?,
         concurrency: raw.concurrency,
         retry_base,
         retry_max,
+        retention: Duration::from_secs(raw.retention_hours.saturating_mul(3600)),
     })
 }

@@ -154,6 +154,7 @@ providers = ["backup", "primary"]
 lease_ms = 5000
 retry_base_ms = 100
 retry_max_ms = 1000
+retention_hours = 48
 "#;
 
 #[test]
@@ -211,6 +212,7 @@ fn providers_routes_and_outbox_settings_are_read_from_the_file() {
     assert_eq!(s.sms.routes[0].providers, ["backup", "primary"]);
     assert_eq!(s.sms.outbox.lease, Duration::from_millis(5000));
     assert_eq!(s.sms.outbox.retry_base, Duration::from_millis(100));
+    assert_eq!(s.sms.outbox.retention, Duration::from_secs(48 * 3600));
     assert!(!s.sms.console);
     // The secret never shows in Debug output.
     assert!(!format!("{s:?}").contains("secret-token"));
@@ -322,6 +324,10 @@ fn provider_errors_name_the_key() {
         (
             "[sms.outbox]\nlease_ms = 0\n".to_owned(),
             "sms.outbox.lease_ms",
+        ),
+        (
+            "[sms.outbox]\nretention_hours = 0\n".to_owned(),
+            "sms.outbox.retention_hours",
         ),
     ];
     for (toml, key) in cases {

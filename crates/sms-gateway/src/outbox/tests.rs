@@ -134,6 +134,7 @@ fn settings() -> OutboxSettings {
         concurrency: 4,
         retry_base: Duration::from_secs(2),
         retry_max: Duration::from_secs(60),
+        retention: Duration::from_secs(7 * 24 * 3600),
     }
 }
 
@@ -218,6 +219,32 @@ async fn the_database_files_hold_neither_the_text_nor_the_number() {
     for secret in ["482913", "Acme code", "31612345678"] {
         assert!(!haystack.contains(secret), "{secret} is stored in clear");
     }
+}
+
+#[tokio::test]
+async fn final_rows_are_deleted_after_the_retention_and_waiting_ones_never() {
+    let f = fixture().await;
+    f.enqueue("sent", minutes(5)).await;
+    let worker = f.worker(Script::ok());
+    assert_eq!(worker.run_once().await.unwrap().claimed, 1);
+    assert_eq!(f.row("sent").await.status, OutboxStatus::Sent);
+    // Waiting for a worker, and due only in a month: no retention applies to it.
+    f.enqueue("waiting", TimeDelta::days(30)).await;
+
+    // Seven days (the retention) after it was sent, its code expired less than seven days
+    // ago: kept.
+    f.clock.advance(TimeDelta::days(7));
+    assert_eq!(worker.prune_once().await.unwrap(), 0);
+    f.clock.advance(minutes(6));
+    assert_eq!(worker.prune_once().await.unwrap(), 1);
+    let gone = f
+        .repo
+        .find_by_key(TenantId::from_uuid(uuid::Uuid::nil()), "sent")
+        .await
+        .unwrap();
+    assert!(gone.is_none());
+    assert_eq!(f.row("waiting").await.status, OutboxStatus::Queued);
+    assert_eq!(worker.prune_once().await.unwrap(), 0);
 }
 
 #[tokio::test]

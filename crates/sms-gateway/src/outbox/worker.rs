@@ -34,7 +34,18 @@ pub struct OutboxSettings {
     pub retry_base: Duration,
     /// The longest wait between attempts.
     pub retry_max: Duration,
+    /// How long a final row (sent, delivered, failed, expired) is kept after its code
+    /// expired, for receipts that come late and for operators; then it is deleted. At least
+    /// an hour, so that an idempotency key outlives any retry of its enqueue.
+    pub retention: Duration,
 }
+
+/// Final rows deleted per statement: one delete stays short, however large the backlog.
+const PRUNE_BATCH: u32 = 1000;
+
+/// How often final rows past their retention are deleted, unless the last batch was full
+/// (then again on the next pass, until the backlog is gone).
+const PRUNE_EVERY: Duration = Duration::from_secs(60);
 
 impl Default for OutboxSettings {
     fn default() -> Self {
@@ -44,6 +55,7 @@ impl Default for OutboxSettings {
             concurrency: 16,
             retry_base: Duration::from_secs(2),
             retry_max: Duration::from_secs(60),
+            retention: Duration::from_secs(7 * 24 * 3600),
         }
     }
 }
@@ -130,6 +142,12 @@ impl OutboxWorker {
         }
     }
 
+    /// Deletes one batch of final rows past their retention; returns how many. The loop does
+    /// this every minute, and at once again while batches come back full.
+    pub async fn prune_once(&self) -> Result<u64, RepoError> {
+        self.inner.prune().await
+    }
+
     /// Runs the loop on the current runtime until [`WorkerHandle::stop`].
     pub fn spawn(self) -> WorkerHandle {
         let (stop, stopped) = watch::channel(false);
@@ -174,6 +192,7 @@ impl Inner {
     async fn run(self: Arc<Self>, mut stopped: watch::Receiver<bool>) {
         let mut sends = JoinSet::new();
         let mut last_sweep: Option<Instant> = None;
+        let mut next_prune = Instant::now();
         tracing::info!(key_id = %self.key.id(), "sms outbox worker started");
         while !*stopped.borrow() {
             while let Some(done) = sends.try_join_next() {
@@ -186,6 +205,16 @@ impl Inner {
                 if let Err(e) = self.sweep().await {
                     tracing::warn!(error = %e, "sms outbox sweep failed");
                 }
+            }
+            if Instant::now() >= next_prune {
+                next_prune = match self.prune().await {
+                    Ok(n) if n >= u64::from(PRUNE_BATCH) => Instant::now(),
+                    Ok(_) => Instant::now() + PRUNE_EVERY,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "sms outbox prune failed");
+                        Instant::now() + PRUNE_EVERY
+                    }
+                };
             }
             let free = self.slots.available_permits();
             if free > 0 {
@@ -248,6 +277,24 @@ impl Inner {
             );
         }
         Ok((expired, requeued))
+    }
+
+    /// Deletes one batch of final rows whose code expired longer than the retention ago.
+    async fn prune(&self) -> Result<u64, RepoError> {
+        let retention = TimeDelta::from_std(self.settings.retention).unwrap_or(TimeDelta::MAX);
+        let before = self
+            .clock
+            .now()
+            .checked_sub_signed(retention)
+            .unwrap_or(DateTime::<Utc>::MIN_UTC);
+        let pruned = self.repo.prune_finished(before, PRUNE_BATCH).await?;
+        if pruned > 0 {
+            tracing::debug!(
+                count = pruned,
+                "sms outbox: final rows past retention deleted"
+            );
+        }
+        Ok(pruned)
     }
 
     /// Claims rows and registers them as held until [`Inner::deliver`] lets go of each.

@@ -17,6 +17,7 @@ mod m0005_session_family;
 mod m0006_api_clients;
 mod m0007_account_lockouts;
 mod m0008_tenant_sms_settings;
+mod m0009_session_expiry_index;
 
 /// The migrations of twostep, oldest first.
 pub(crate) struct Migrator;
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0006_api_clients::Migration),
             Box::new(m0007_account_lockouts::Migration),
             Box::new(m0008_tenant_sms_settings::Migration),
+            Box::new(m0009_session_expiry_index::Migration),
         ]
     }
 }

@@ -14,6 +14,11 @@ mod tenant;
 mod user;
 
 use chrono::{DateTime, SubsecRound, Utc};
+use sea_orm::sea_query::SelectStatement;
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use twostep_core::ports::RepoError;
+
+use crate::error::repo_err;
 
 pub use api_client::SqlApiClientRepo;
 pub use audit::SqlAuditLog;
@@ -31,4 +36,20 @@ pub use user::SqlUserRepo;
 /// both engines.
 pub(crate) fn db_time(t: DateTime<Utc>) -> DateTime<Utc> {
     t.trunc_subsecs(6)
+}
+
+/// Deletes the rows of `E` whose `id` the `batch` subquery selects and returns how many went.
+/// Retention deletes in bounded batches chosen by a subquery because neither engine's DELETE
+/// takes a LIMIT portably.
+pub(crate) async fn delete_batch<E: EntityTrait>(
+    db: &DatabaseConnection,
+    id: E::Column,
+    batch: SelectStatement,
+) -> Result<u64, RepoError> {
+    let res = E::delete_many()
+        .filter(id.in_subquery(batch))
+        .exec(db)
+        .await
+        .map_err(repo_err)?;
+    Ok(res.rows_affected)
 }

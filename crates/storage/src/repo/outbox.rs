@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType};
+use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, Query};
 use sea_orm::{
     ColumnTrait, Condition, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter,
     QueryOrder, QuerySelect, SqliteTransactionMode, TransactionOptions, TransactionTrait,
@@ -30,7 +30,7 @@ use twostep_core::ports::{
     SealedBody,
 };
 
-use super::db_time;
+use super::{db_time, delete_batch};
 use crate::entity::sms_outbox::{self, Column, Entity};
 use crate::error::{corrupt, repo_err};
 
@@ -336,6 +336,23 @@ impl OutboxRepo for SqlOutboxRepo {
             .expire_where(now, held, Column::ExpiresAt.gt(STAND_IN_EXPIRY))
             .await?;
         Ok(ExpiredRows { missed, stand_ins })
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn prune_finished(&self, before: DateTime<Utc>, limit: u32) -> Result<u64, RepoError> {
+        let finished = OutboxStatus::ALL
+            .into_iter()
+            .filter(|status| status.is_final())
+            .map(OutboxStatus::as_str);
+        // The batch walks the (status, expires_at) index of the expiry sweep.
+        let batch = Query::select()
+            .column(Column::Id)
+            .from(Entity)
+            .and_where(Column::Status.is_in(finished))
+            .and_where(Column::ExpiresAt.lt(db_time(before)))
+            .limit(u64::from(limit))
+            .to_owned();
+        delete_batch::<Entity>(&self.db, Column::Id, batch).await
     }
 
     #[tracing::instrument(skip(self, status))]

@@ -7,7 +7,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
     ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
     SqliteTransactionMode, TransactionOptions, TransactionTrait,
@@ -18,7 +18,7 @@ use twostep_core::session::{AuthMethod, Session};
 use twostep_core::token::TokenHash;
 use twostep_core::user::Role;
 
-use super::db_time;
+use super::{db_time, delete_batch};
 use crate::entity::session::{self, Column, Entity};
 use crate::error::{corrupt, repo_err};
 
@@ -164,6 +164,18 @@ impl SessionRepo for SqlSessionRepo {
             .await
             .map_err(repo_err)?;
         rows.into_iter().map(to_session).collect()
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn prune_ended(&self, before: DateTime<Utc>, limit: u32) -> Result<u64, RepoError> {
+        // The batch walks `ix_sessions_absolute_expires_at`.
+        let batch = Query::select()
+            .column(Column::Id)
+            .from(Entity)
+            .and_where(Column::AbsoluteExpiresAt.lt(db_time(before)))
+            .limit(u64::from(limit))
+            .to_owned();
+        delete_batch::<Entity>(&self.db, Column::Id, batch).await
     }
 }
 

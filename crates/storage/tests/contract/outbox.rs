@@ -33,6 +33,7 @@ contract!(
     a_held_lease_can_be_extended,
     the_callers_own_claims_are_neither_requeued_nor_expired,
     expire_due_ends_unheld_rows_past_their_expiry,
+    prune_deletes_only_final_rows_past_the_cut_off,
     concurrent_claims_never_share_a_row,
 );
 
@@ -797,6 +798,66 @@ async fn expire_due_ends_unheld_rows_past_their_expiry(db: Database) {
     assert!(
         db.outbox()
             .finish(held.id, held_claim, &sent, t + secs(11))
+            .await
+            .unwrap()
+    );
+}
+
+async fn prune_deletes_only_final_rows_past_the_cut_off(db: Database) {
+    let t = now();
+    let tenant = TenantId::random();
+    let repo = db.outbox();
+    // Final rows: sent, delivered (by a receipt), expired (by the sweep), a stand-in; all
+    // but the stand-in expire at t + 300 or before.
+    let sent = sent_row_of(&db, tenant, "p", "m-sent", t).await;
+    let delivered = sent_row_of(&db, tenant, "p", "m-delivered", t).await;
+    let receipt = repo
+        .record_receipt(ANY, "p", "m-delivered", &ReceiptStatus::Delivered, t)
+        .await
+        .unwrap();
+    assert_eq!(receipt, ReceiptOutcome::Recorded(OutboxStatus::Delivered));
+    // Not final, and past its expiry all the same: one in a worker's hands, one queued
+    // that no sweep has ended yet.
+    let sending = message(tenant, "h", t, secs(10));
+    repo.enqueue(&sending).await.unwrap();
+    let claimed = repo.claim(t, LEASE, 1, &keys()).await.unwrap();
+    assert_eq!(claimed[0].id, sending.id);
+    let expired = message(tenant, "e", t, secs(10));
+    repo.enqueue(&expired).await.unwrap();
+    repo.expire_due(t + secs(10), &[claimed[0].claim])
+        .await
+        .unwrap();
+    assert_eq!(record(&db, expired.id).await.status, OutboxStatus::Expired);
+    let queued = message(tenant, "q", t, secs(10));
+    repo.enqueue(&queued).await.unwrap();
+    let stand_in = NewOutboxMessage {
+        expires_at: STAND_IN_EXPIRY,
+        ..message(tenant, "s", t, secs(300))
+    };
+    repo.enqueue(&stand_in).await.unwrap();
+    // Final, but recent: sent ten days later.
+    let recent = sent_row_of(&db, tenant, "p", "m-recent", t + TimeDelta::days(10)).await;
+
+    // The cut-off is strict: rows expiring at t + 300 stay at t + 300.
+    assert_eq!(repo.prune_finished(t + secs(300), 100).await.unwrap(), 2);
+    assert!(repo.find(expired.id).await.unwrap().is_none());
+    assert!(repo.find(stand_in.id).await.unwrap().is_none());
+    assert!(repo.find(sent).await.unwrap().is_some());
+    // At most `limit` at a time.
+    assert_eq!(repo.prune_finished(t + secs(301), 1).await.unwrap(), 1);
+    assert_eq!(repo.prune_finished(t + secs(301), 100).await.unwrap(), 1);
+    assert_eq!(repo.prune_finished(t + secs(301), 100).await.unwrap(), 0);
+    for gone in [sent, delivered] {
+        assert!(repo.find(gone).await.unwrap().is_none());
+    }
+    assert_eq!(record(&db, sending.id).await.status, OutboxStatus::Sending);
+    assert_eq!(record(&db, queued.id).await.status, OutboxStatus::Queued);
+    assert_eq!(record(&db, recent).await.status, OutboxStatus::Sent);
+    // A pruned row's key is free again; a row still kept holds its own.
+    assert!(repo.find_by_key(tenant, "e").await.unwrap().is_none());
+    assert!(
+        !repo
+            .enqueue(&message(tenant, "q", t, secs(10)))
             .await
             .unwrap()
     );

@@ -21,6 +21,7 @@ contract!(
     revoke_family_leaves_other_families_alone,
     revoke_all_for_user_leaves_other_users_alone,
     list_live_excludes_revoked_and_expired,
+    prune_deletes_only_families_past_their_absolute_expiry,
 );
 
 async fn create_then_find_by_either_token(db: Database) {
@@ -288,4 +289,57 @@ async fn list_live_excludes_revoked_and_expired(db: Database) {
             .len(),
         2
     );
+}
+
+async fn prune_deletes_only_families_past_their_absolute_expiry(db: Database) {
+    let (_, user) = seeded_user(&db).await;
+    let repo = db.sessions();
+    let t = now();
+    // A family born 30 hours ago (absolute expiry 24 h): its first session, rotated, and
+    // the successor; both end at t - 6 h.
+    let first = session(&user, t - Duration::hours(30));
+    repo.create(&first).await.unwrap();
+    let second = successor(&first, t - Duration::hours(29));
+    assert!(
+        repo.rotate(first.id, &second, t - Duration::hours(29))
+            .await
+            .unwrap()
+    );
+    // A family that is still live, and one revoked long ago but within its absolute expiry.
+    let live = session(&user, t - Duration::hours(1));
+    let revoked = session(&user, t - Duration::hours(20));
+    for s in [&live, &revoked] {
+        repo.create(s).await.unwrap();
+    }
+    assert!(
+        repo.revoke(revoked.id, t - Duration::hours(19))
+            .await
+            .unwrap()
+    );
+
+    // The cut-off is strict: a family ending at t - 6 h stays at t - 6 h.
+    assert_eq!(
+        repo.prune_ended(t - Duration::hours(6), 100).await.unwrap(),
+        0
+    );
+    // At most `limit` at a time.
+    assert_eq!(repo.prune_ended(t, 1).await.unwrap(), 1);
+    assert_eq!(repo.prune_ended(t, 100).await.unwrap(), 1);
+    assert_eq!(repo.prune_ended(t, 100).await.unwrap(), 0);
+    for gone in [&first, &second] {
+        assert!(
+            repo.find_by_refresh(gone.refresh_hash)
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
+    for kept in [&live, &revoked] {
+        assert!(
+            repo.find_by_refresh(kept.refresh_hash)
+                .await
+                .unwrap()
+                .is_some()
+        );
+    }
 }
