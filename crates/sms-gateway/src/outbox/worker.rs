@@ -43,9 +43,12 @@ pub struct OutboxSettings {
 /// Final rows deleted per statement: one delete stays short, however large the backlog.
 const PRUNE_BATCH: u32 = 1000;
 
-/// How often final rows past their retention are deleted, unless the last batch was full
-/// (then again on the next pass, until the backlog is gone).
+/// How often final rows past their retention are deleted, unless the last batch was full.
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
+
+/// The wait after a full batch: short, so a backlog drains (decoy stand-ins are due at once),
+/// but never back-to-back deletes competing with live requests for the database.
+const PRUNE_AFTER_FULL_BATCH: Duration = Duration::from_secs(1);
 
 impl Default for OutboxSettings {
     fn default() -> Self {
@@ -143,7 +146,7 @@ impl OutboxWorker {
     }
 
     /// Deletes one batch of final rows past their retention; returns how many. The loop does
-    /// this every minute, and at once again while batches come back full.
+    /// this every minute, and every second while batches come back full.
     pub async fn prune_once(&self) -> Result<u64, RepoError> {
         self.inner.prune().await
     }
@@ -208,7 +211,7 @@ impl Inner {
             }
             if Instant::now() >= next_prune {
                 next_prune = match self.prune().await {
-                    Ok(n) if n >= u64::from(PRUNE_BATCH) => Instant::now(),
+                    Ok(n) if n >= u64::from(PRUNE_BATCH) => Instant::now() + PRUNE_AFTER_FULL_BATCH,
                     Ok(_) => Instant::now() + PRUNE_EVERY,
                     Err(e) => {
                         tracing::warn!(error = %e, "sms outbox prune failed");
