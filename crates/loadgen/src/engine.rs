@@ -7,15 +7,18 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use crate::procstat::{Snapshot, Watch};
+
+mod open;
+pub use open::open;
 
 /// What one call came back with.
 #[derive(Debug, Clone, Copy)]
@@ -230,115 +233,6 @@ pub async fn closed<O: Op>(
     tl.stop.notify_waiters();
     let (before, after) = sampler.await?;
     let (window, truncated) = tl.measured()?;
-    Ok(Collected {
-        rec,
-        window,
-        truncated,
-        before,
-        after,
-    })
-}
-
-const SHARDS: usize = 16;
-/// How early the open loop may send a request to save its pacing thread a sleep.
-const EARLY: Duration = Duration::from_micros(100);
-
-/// Requests sent at `rate` per second on a fixed schedule, whatever the answers do; at most
-/// `max_inflight` outstanding (beyond that sending waits, and the wait counts in latency).
-///
-/// The schedule is kept by a thread of its own that sleeps with the OS timer (tens of µs of
-/// slack) and spawns each request onto the runtime: the runtime's timer wakes on whole
-/// milliseconds, which would add up to 1 ms of the driver's own lateness to every latency.
-/// Each wake-up releases every request due within [`EARLY`], so at tens of thousands of
-/// requests a second the thread sleeps once per batch, not once per request (a sleep and
-/// a wake-up per request cost the driver's core more than the requests did). A request sent
-/// early counts its latency from when it was sent, so being early never flatters it.
-pub async fn open<O: Op>(
-    op: Arc<O>,
-    rate: f64,
-    warmup: Duration,
-    window: Duration,
-    max_inflight: usize,
-    watch: Arc<Watch>,
-) -> anyhow::Result<Collected> {
-    if !(rate.is_finite() && rate > 0.0) {
-        anyhow::bail!("the open-loop rate must be positive, got {rate}");
-    }
-    let tl = Timeline::new(warmup, window);
-    let sampler = tl.sample(watch);
-    let shards: Arc<Vec<Mutex<Recorder>>> = Arc::new(
-        (0..SHARDS)
-            .map(|_| Recorder::new().map(Mutex::new))
-            .collect::<anyhow::Result<_>>()?,
-    );
-    let inflight = Arc::new(Semaphore::new(max_inflight.max(1)));
-    let interval = Duration::from_secs_f64(1.0 / rate);
-    let handle = tokio::runtime::Handle::current();
-    let pacer = {
-        let (tl, shards, inflight) = (Arc::clone(&tl), Arc::clone(&shards), Arc::clone(&inflight));
-        tokio::task::spawn_blocking(move || {
-            let mut i: u64 = 0;
-            loop {
-                let intended = tl.start + interval.mul_f64(i as f64);
-                if intended >= tl.end || tl.stopped() {
-                    break;
-                }
-                let now = Instant::now();
-                if intended > now + EARLY {
-                    std::thread::sleep(intended - now);
-                }
-                let Ok(permit) = handle.block_on(Arc::clone(&inflight).acquire_owned()) else {
-                    break;
-                };
-                let (op, tl2, shards) = (Arc::clone(&op), Arc::clone(&tl), Arc::clone(&shards));
-                let seq = i;
-                handle.spawn(async move {
-                    let sent = Instant::now();
-                    let sample = op.call(seq).await;
-                    let done = Instant::now();
-                    drop(permit);
-                    match sample {
-                        Sample::Exhausted => tl2.stop_now(),
-                        Sample::Done { code, expected } => {
-                            if intended >= tl2.window_start {
-                                let idx = usize::try_from(seq).unwrap_or(0) % SHARDS;
-                                if let Some(shard) = shards.get(idx) {
-                                    let mut rec = shard.lock().unwrap_or_else(|e| e.into_inner());
-                                    let from = intended.min(sent);
-                                    rec.record(
-                                        done.saturating_duration_since(from),
-                                        code,
-                                        expected,
-                                    );
-                                    rec.record_lag(sent.saturating_duration_since(intended));
-                                }
-                            }
-                        }
-                    }
-                });
-                i += 1;
-            }
-        })
-    };
-    pacer.await?;
-    // Let the outstanding requests finish (their latency still counts), for at most 30 s.
-    let all = u32::try_from(max_inflight.max(1)).unwrap_or(u32::MAX);
-    let drained = tokio::time::timeout(
-        Duration::from_secs(30),
-        Arc::clone(&inflight).acquire_many_owned(all),
-    )
-    .await;
-    if drained.is_err() {
-        eprintln!("twostep-load: warning: requests still outstanding 30 s after the window");
-    }
-    tl.stop.notify_waiters();
-    let (before, after) = sampler.await?;
-    let (window, truncated) = tl.measured()?;
-    let mut rec = Recorder::new()?;
-    for shard in shards.iter() {
-        let shard = shard.lock().unwrap_or_else(|e| e.into_inner());
-        rec.merge(&shard)?;
-    }
     Ok(Collected {
         rec,
         window,
