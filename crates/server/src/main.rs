@@ -57,7 +57,8 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    telemetry::init(&settings.log_level, settings.log_format, std::io::stderr);
+    // Held to the end of `main`, so what is queued is written before the process exits.
+    let _log_writer = telemetry::init(&settings.log_level, settings.log_format, std::io::stderr());
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

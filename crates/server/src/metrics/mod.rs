@@ -8,6 +8,7 @@
 //! - `twostep_sms_breaker_state` by `provider` ([`breakers`]: the configured providers'
 //!   circuit breakers, read at each scrape);
 //! - `twostep_sms_receipts_total` by `outcome` ([`receipts`]: the delivery-receipt endpoints);
+//! - `twostep_log_lines_dropped_total` ([`logs`]: lines the log writer thread fell behind on);
 //! - `twostep_build_info` by `version`, always 1.
 //!
 //! Every label value comes from a bounded set fixed by the code or the deployment (gRPC
@@ -17,6 +18,7 @@
 
 mod breakers;
 mod grpc;
+mod logs;
 mod receipts;
 mod sms;
 
@@ -60,6 +62,7 @@ impl Metrics {
         sms.register(&mut registry);
         let receipts = ReceiptCounts::default();
         receipts.register(&mut registry);
+        registry.register_collector(Box::new(logs::DroppedLogLines));
         let build = Family::<BuildLabels, Gauge>::default();
         build
             .get_or_create(&BuildLabels {

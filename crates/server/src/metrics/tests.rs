@@ -208,6 +208,7 @@ fn sms_outcomes_receipts_and_build_info_are_scraped() {
         r#"twostep_sms_sends_total{provider="",outcome="expired"} 3"#,
         r#"twostep_sms_receipts_total{outcome="recorded"} 2"#,
         r#"twostep_sms_receipts_total{outcome="refused"} 1"#,
+        "twostep_log_lines_dropped_total 0",
         &format!(
             r#"twostep_build_info{{version="{}"}} 1"#,
             env!("CARGO_PKG_VERSION")
