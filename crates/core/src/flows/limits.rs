@@ -21,10 +21,14 @@ use rand::Rng;
 
 use crate::challenge::Challenge;
 use crate::error::CoreError;
+use crate::flows::flood_log::FloodLog;
 use crate::flows::{ClientInfo, Deps, pumping};
 use crate::phone::PhoneNumber;
 use crate::ports::{Limit, RateDecision};
 use crate::tenant::Tenant;
+
+/// Sends refused by a limit come in floods under abuse: one summary line a second.
+static REFUSED_SENDS: FloodLog = FloodLog::new();
 
 const HOUR: Duration = Duration::from_secs(3600);
 const DAY: Duration = Duration::from_secs(24 * 3600);
@@ -161,7 +165,15 @@ async fn charge(deps: &Deps, tenant: &Tenant, limits: &[Limit]) -> Result<(), Co
                 .get(limit_index)
                 .and_then(|l| l.key.split(':').nth(1))
                 .unwrap_or("?");
-            tracing::info!(tenant = %tenant.id, limit = which, "send refused by a rate limit");
+            tracing::debug!(tenant = %tenant.id, limit = which, "send refused by a rate limit");
+            if let Some(refused) = REFUSED_SENDS.event(deps.clock.now()) {
+                tracing::info!(
+                    tenant = %tenant.id,
+                    limit = which,
+                    refused_since_last_line = refused,
+                    "sends refused by rate limits (tenant and limit: of the latest)"
+                );
+            }
             Err(CoreError::RateLimited { retry_after })
         }
     }

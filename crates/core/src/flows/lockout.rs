@@ -15,6 +15,7 @@ use crate::challenge::Challenge;
 use crate::error::CoreError;
 use crate::flows::Deps;
 use crate::flows::audit::{self, Event};
+use crate::flows::flood_log::FloodLog;
 use crate::ids::{ChallengeId, TenantId, UserId};
 use crate::ports::{Admission, Factor};
 use crate::tenant::Tenant;
@@ -55,7 +56,7 @@ pub(crate) async fn admit(
             hard_locked,
         })),
         Admission::Refused => {
-            tracing::info!(user = %user, factor = factor.as_str(), "attempt refused: account locked");
+            refused_locked(deps, user, factor);
             Ok(None)
         }
     }
@@ -77,7 +78,7 @@ pub(crate) async fn admit_success(
         .admit_success(tenant.id, user, factor, &rule, now)
         .await?;
     if !admitted {
-        tracing::info!(user = %user, factor = factor.as_str(), "attempt refused: account locked");
+        refused_locked(deps, user, factor);
     }
     Ok(admitted)
 }
@@ -201,4 +202,20 @@ pub(crate) async fn unlock(deps: &Deps, tenant: TenantId, user: UserId) -> Resul
         deps.lockouts.clear(tenant, user, factor).await?;
     }
     Ok(())
+}
+
+/// Attempts on a locked account come in floods when someone is guessing: one summary line a
+/// second.
+static LOCKED_REFUSALS: FloodLog = FloodLog::new();
+
+fn refused_locked(deps: &Deps, user: UserId, factor: Factor) {
+    tracing::debug!(user = %user, factor = factor.as_str(), "attempt refused: account locked");
+    if let Some(refused) = LOCKED_REFUSALS.event(deps.clock.now()) {
+        tracing::info!(
+            user = %user,
+            factor = factor.as_str(),
+            refused_since_last_line = refused,
+            "attempts refused: account locked (user and factor: of the latest)"
+        );
+    }
 }

@@ -9,6 +9,7 @@ pub mod audit;
 pub mod backup_codes;
 pub mod backup_login;
 pub mod codes;
+mod flood_log;
 mod input;
 pub mod limits;
 pub mod lockout;

@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::error::CoreError;
 use crate::flows::Deps;
+use crate::flows::flood_log::FloodLog;
 use crate::phone::PhoneNumber;
 use crate::tenant::Tenant;
 
@@ -34,6 +35,9 @@ impl KillSwitch {
     }
 }
 
+/// Sends refused by the kill switch come in floods while it is on: one summary line a second.
+static KILL_SWITCH_REFUSALS: FloodLog = FloodLog::new();
+
 /// Refuses a send the pumping defences forbid.
 pub(crate) async fn check_send(
     deps: &Deps,
@@ -41,7 +45,14 @@ pub(crate) async fn check_send(
     phone: &PhoneNumber,
 ) -> Result<(), CoreError> {
     if deps.kill_switch.is_on() {
-        tracing::warn!(tenant = %tenant.id, phone = ?phone, "send refused: the SMS kill switch is on");
+        tracing::debug!(tenant = %tenant.id, phone = ?phone, "send refused: the SMS kill switch is on");
+        if let Some(refused) = KILL_SWITCH_REFUSALS.event(deps.clock.now()) {
+            tracing::warn!(
+                tenant = %tenant.id,
+                refused_since_last_line = refused,
+                "sends refused: the SMS kill switch is on"
+            );
+        }
         return Err(CoreError::Unavailable("sms sending is switched off".into()));
     }
     Ok(())
