@@ -160,6 +160,25 @@ impl Timeline {
         }
     }
 
+    /// Ends a run: wakes the sampler (a run that stopped early has not reached `end`), then
+    /// puts what was recorded together with the window and the CPU snapshots.
+    async fn finish(
+        &self,
+        rec: Recorder,
+        sampler: tokio::task::JoinHandle<(Snapshot, Snapshot)>,
+    ) -> anyhow::Result<Collected> {
+        self.stop.notify_waiters();
+        let (before, after) = sampler.await?;
+        let (window, truncated) = self.measured()?;
+        Ok(Collected {
+            rec,
+            window,
+            truncated,
+            before,
+            after,
+        })
+    }
+
     /// Takes the CPU snapshots at the window's start and at its end (or the early stop).
     fn sample(
         self: &Arc<Self>,
@@ -229,15 +248,5 @@ pub async fn closed<O: Op>(
     for w in workers {
         rec.merge(&w.await?)?;
     }
-    // A run that stopped early wakes the sampler; one that ran its course has passed `end`.
-    tl.stop.notify_waiters();
-    let (before, after) = sampler.await?;
-    let (window, truncated) = tl.measured()?;
-    Ok(Collected {
-        rec,
-        window,
-        truncated,
-        before,
-        after,
-    })
+    tl.finish(rec, sampler).await
 }

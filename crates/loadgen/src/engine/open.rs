@@ -84,16 +84,7 @@ pub async fn open<O: Op>(
     if late {
         eprintln!("twostep-load: warning: requests still outstanding 30 s after the window");
     }
-    tl.stop.notify_waiters();
-    let (before, after) = sampler.await?;
-    let (window, truncated) = tl.measured()?;
-    Ok(Collected {
-        rec,
-        window,
-        truncated,
-        before,
-        after,
-    })
+    tl.finish(rec, sampler).await
 }
 
 /// Request `seq` is due at `start + seq × interval`.
