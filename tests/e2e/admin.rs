@@ -727,7 +727,12 @@ async fn set_user_phone_sets_verifies_changes_and_clears() {
     }
     assert_no_sms_on_login(&server, "default", &a).await;
     assert_no_sms_on_login(&server, "default", &b).await;
-    assert!(server.stderr_text().contains("account was changed"));
+    assert!(
+        server
+            .settled_stderr_text()
+            .await
+            .contains("account was changed")
+    );
 
     // Clearing.
     let u = admin

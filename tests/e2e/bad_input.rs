@@ -360,7 +360,8 @@ async fn every_rpc_refuses_empty_and_oversized_requests_without_internal_errors(
     assert_eq!(res.tenants.len(), 1, "only the default tenant exists");
     assert!(
         server
-            .stderr_text()
+            .settled_stderr_text()
+            .await
             .lines()
             .all(|l| !l.contains("panicked")),
         "twostepd panicked"

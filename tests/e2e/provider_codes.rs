@@ -122,8 +122,9 @@ async fn twilio_verify_makes_sends_and_checks_the_codes_of_a_tenant_that_chooses
 
     // No text of twostep's own went anywhere, and the token never shows.
     assert_eq!(server.sms_count(&last_four(&phone)), 0);
-    assert!(!server.stderr_text().contains(AUTH_TOKEN));
-    assert!(!server.stderr_text().contains(&code));
+    let log = server.settled_stderr_text().await;
+    assert!(!log.contains(AUTH_TOKEN));
+    assert!(!log.contains(&code));
 
     // An unknown number gets the same answer and no verification is started for it.
     let unknown = random_us_number();

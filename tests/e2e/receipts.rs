@@ -378,7 +378,7 @@ async fn walkthrough(backend: Backend, db: Db, extra_env: &[(&str, &str)]) {
     );
     assert_eq!(post_callback(&listener, path, &delivered, None).await, 403);
     assert_eq!(db.row(&phone).unwrap(), row);
-    let log = server.stderr_text();
+    let log = server.settled_stderr_text().await;
     assert!(
         log.contains("delivery receipt refused") && log.contains("X-Twilio-Signature mismatch"),
         "{log}"
@@ -516,7 +516,7 @@ async fn tenant_walkthrough(backend: Backend, db: Db, extra_env: &[(&str, &str)]
         );
     }
     assert_eq!(db.row(&phone).unwrap(), row);
-    let log = server.stderr_text();
+    let log = server.settled_stderr_text().await;
     let refusal = log
         .lines()
         .find(|l| l.contains("delivery receipt refused"))

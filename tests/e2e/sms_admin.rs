@@ -142,7 +142,7 @@ async fn a_tenants_providers_carry_its_codes_and_secrets_never_come_back() {
         .await
         .unwrap();
     assert_eq!(server.sms_count(&last_four(&phone)), 0);
-    assert!(!server.stderr_text().contains(SECRET));
+    assert!(!server.settled_stderr_text().await.contains(SECRET));
 
     // SendTestSms through the routing, and through the one provider.
     let sent = admin

@@ -217,6 +217,27 @@ impl TestServer {
         self.stderr.lock().unwrap().join("\n")
     }
 
+    /// `stderr_text` once twostepd's log has gone quiet (no new line for 100 ms, waiting 3 s
+    /// at most). twostepd writes its log lines from a thread of its own after the event, so
+    /// a line about what an RPC did can arrive after the RPC's answer: a test that checks
+    /// what the log says (or does not say) about an RPC it just made reads it this way.
+    pub async fn settled_stderr_text(&self) -> String {
+        let deadline = Instant::now() + Duration::from_secs(3);
+        let mut seen = self.stderr.lock().unwrap().len();
+        let mut quiet_since = Instant::now();
+        while Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            let now = self.stderr.lock().unwrap().len();
+            if now != seen {
+                seen = now;
+                quiet_since = Instant::now();
+            } else if quiet_since.elapsed() >= Duration::from_millis(100) {
+                break;
+            }
+        }
+        self.stderr_text()
+    }
+
     /// The code of the last console code SMS to the number ending in `last_four`, waiting for
     /// one (the outbox sends after the RPC returns). Code lines look like
     /// `SMS to +1******0100: 123456 is your twostep code. …`; notices (no code) are skipped.
