@@ -7,9 +7,9 @@
 use std::fmt;
 
 use hmac::{Hmac, Mac};
-use rand::Rng;
 use rand::TryRngCore;
 use rand::rngs::OsRng;
+use rand::{Rng, RngCore};
 use secrecy::{ExposeSecret, SecretSlice};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
@@ -47,8 +47,17 @@ impl OtpCode {
     /// zero-pads it, so every code has exactly `len` characters and about 10 % start with "0".
     pub fn generate(len: CodeLength) -> Self {
         let upper = 10u64.pow(u32::from(len.get()));
+        // Rejection sampling, written out because rand's `random_range` is only nearly
+        // unbiased: a draw at or above the largest multiple of `upper` that fits in a u64 would
+        // favour the low codes, so it is drawn again (rare: fewer than 1 in 10^9 draws).
+        let accept_below = u64::MAX - u64::MAX % upper;
         let mut rng = OsRng.unwrap_err();
-        let n = rng.random_range(0..upper);
+        let n = loop {
+            let draw = rng.next_u64();
+            if draw < accept_below {
+                break draw % upper;
+            }
+        };
         Self(format!("{n:0width$}", width = usize::from(len.get())))
     }
 
