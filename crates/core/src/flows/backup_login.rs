@@ -49,11 +49,15 @@ pub async fn use_backup_code(
         return Err(CoreError::Unauthenticated);
     }
     // Recorded like an accepted SMS code: a Redis failover cannot revive the challenge
-    // (R39 a), and the abandoned-login watch sees it answered (R13).
-    if !deps.consumed.record(tenant.id, challenge, now).await? {
+    // (R39 a), and the abandoned-login watch sees it answered (R13); the failure run ends in
+    // the same step (R10).
+    if !deps
+        .consumed
+        .record(tenant.id, challenge, now, Some(ticket.run()))
+        .await?
+    {
         return Err(CoreError::Unauthenticated);
     }
-    lockout::succeeded(deps, &tenant, ticket).await?;
     let mut event = Event::new(AuditKind::BackupCodeUsed)
         .user(user.id)
         .client(client)

@@ -188,13 +188,12 @@ pub async fn verify(
     match outcome {
         VerifyOutcome::Verified(challenge) => {
             // A Redis failover may revive a consumed challenge; SQL remembers (R39 a). For a
-            // provider-managed code this also decides between racing right answers.
-            if !deps.consumed.record(tenant.id, id, now).await? {
+            // provider-managed code this also decides between racing right answers. The same
+            // step ends the account's failure run (R10), unless the code was a replay.
+            let ends_run = ticket.as_ref().map(lockout::Ticket::run);
+            if !deps.consumed.record(tenant.id, id, now, ends_run).await? {
                 tracing::warn!(challenge = %id, "code replayed after the challenge was consumed");
                 return Err(CoreError::Unauthenticated);
-            }
-            if let Some(ticket) = ticket {
-                lockout::succeeded(deps, tenant, ticket).await?;
             }
             Ok(challenge)
         }

@@ -20,13 +20,22 @@ use crate::ids::{ChallengeId, TenantId, UserId};
 use crate::ports::{Admission, Factor};
 use crate::tenant::Tenant;
 
-/// The admission of one attempt; pass it to [`failed`] when the credential was wrong.
+/// The admission of one attempt; pass it to [`failed`] when the credential was wrong, and
+/// its [`run`](Ticket::run) to the accepting write when it was right (R10).
 #[derive(Debug)]
 pub(crate) struct Ticket {
     user: UserId,
     factor: Factor,
     failures: u32,
     hard_locked: bool,
+}
+
+impl Ticket {
+    /// The failure run this attempt was counted in: a right credential ends it
+    /// ([`ConsumedChallenges::record`](crate::ports::ConsumedChallenges::record)).
+    pub(crate) fn run(&self) -> (UserId, Factor) {
+        (self.user, self.factor)
+    }
 }
 
 /// Admits one attempt, or `None` while the account is locked for `factor`: the caller then
@@ -161,18 +170,6 @@ pub(crate) async fn admit_challenge(
         },
         None => Gate::Closed,
     })
-}
-
-/// The admitted credential was right: the run ends (R10).
-pub(crate) async fn succeeded(
-    deps: &Deps,
-    tenant: &Tenant,
-    ticket: Ticket,
-) -> Result<(), CoreError> {
-    deps.lockouts
-        .clear(tenant.id, ticket.user, ticket.factor)
-        .await?;
-    Ok(())
 }
 
 /// The admitted credential was wrong. It is already counted; this records the lock events

@@ -79,12 +79,17 @@ pub trait AuditLog: Send + Sync + 'static {
 #[async_trait]
 pub trait ConsumedChallenges: Send + Sync + 'static {
     /// Records that the challenge's code was accepted. `true` the first time, `false` when it
-    /// was recorded before: the caller must then refuse the code.
+    /// was recorded before: the caller must then refuse the code. The first time, it also ends
+    /// `ends_run`'s failure run, as [`LockoutRepo::clear`] does (R10), in the same atomic step:
+    /// an accepted code costs one write where it cost two, and a replay ends nothing.
+    ///
+    /// [`LockoutRepo::clear`]: crate::ports::LockoutRepo::clear
     async fn record(
         &self,
         tenant: TenantId,
         challenge: crate::ids::ChallengeId,
         now: DateTime<Utc>,
+        ends_run: Option<(crate::ids::UserId, crate::ports::Factor)>,
     ) -> Result<bool, RepoError>;
 
     /// Whether the challenge's code (or a backup code in its place) was accepted, as far
