@@ -147,10 +147,6 @@ impl ReceiptEndpoint {
         names
     }
 
-    pub fn counts(&self) -> &ReceiptCounts {
-        &self.counts
-    }
-
     /// The verifier of `target`, or the answer when there is none.
     async fn verifier(
         &self,
