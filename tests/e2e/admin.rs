@@ -1086,6 +1086,57 @@ async fn lock_and_unlock_on_postgres_and_redis() {
     lock_then_unlock(Backend::PostgresRedis).await;
 }
 
+/// A lock that lands between the SMS and its code ends the login: the right code is refused
+/// (the user is read as the code is accepted, and a locked user gets no session), and it
+/// still counts as used: the same code does not work after an unlock.
+async fn lock_before_the_code_refuses_the_login(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let tenant = new_tenant(&server).await;
+    let t = tenant.tenant_id.as_str();
+    let phone = random_us_number();
+    let user = full_user(&server, t, &phone).await;
+    let seen = server.sms_count(&last_four(&phone));
+    let challenge = phone_login_in(&server, t, &phone).await;
+    let code = server.next_code_for(&last_four(&phone), seen).await;
+    let mut admin = server.admin().await;
+    admin
+        .lock_user(pb::LockUserRequest {
+            tenant_id: t.into(),
+            user_id: user.user_id.clone(),
+            reason: "reported stolen".into(),
+        })
+        .await
+        .unwrap();
+    let verify = |code: String| {
+        let req = pb::VerifyCodeRequest {
+            client: client(),
+            challenge_id: challenge.challenge_id.clone(),
+            code,
+        };
+        let server = &server;
+        async move { server.auth().await.verify_code(in_tenant(t, req)).await }
+    };
+    assert_code(verify(code.clone()).await, Code::Unauthenticated);
+    admin
+        .unlock_user(pb::UnlockUserRequest {
+            tenant_id: t.into(),
+            user_id: user.user_id.clone(),
+        })
+        .await
+        .unwrap();
+    assert_code(verify(code).await, Code::Unauthenticated);
+}
+
+#[tokio::test]
+async fn a_lock_before_the_code_refuses_the_login_embedded() {
+    lock_before_the_code_refuses_the_login(Backend::Embedded).await;
+}
+
+#[tokio::test]
+async fn a_lock_before_the_code_refuses_the_login_on_postgres_and_redis() {
+    lock_before_the_code_refuses_the_login(Backend::PostgresRedis).await;
+}
+
 #[tokio::test]
 async fn lock_and_unlock_refuse_bad_input() {
     let server = TestServer::start(Backend::Embedded).await;

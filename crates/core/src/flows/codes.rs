@@ -166,6 +166,24 @@ pub async fn verify(
     id: ChallengeId,
     code: &OtpCode,
 ) -> Result<Challenge, CoreError> {
+    let (challenge, ()) = verify_then(deps, tenant, id, code, |_| std::future::ready(())).await?;
+    Ok(challenge)
+}
+
+/// [`verify`], with `read_next` started on the accepted challenge while its consumption is
+/// recorded, so that what the caller reads next (the user) costs no round trip of its own on
+/// the path. `read_next` runs only for a right code, and its result is returned only when the
+/// challenge was not consumed before; it must read, never write: a replay discards it.
+pub async fn verify_then<F, T>(
+    deps: &Deps,
+    tenant: &Tenant,
+    id: ChallengeId,
+    code: &OtpCode,
+    read_next: impl FnOnce(&Challenge) -> F,
+) -> Result<(Challenge, T), CoreError>
+where
+    F: std::future::Future<Output = T>,
+{
     let now = deps.clock.now();
     let mac = deps.code_key.mac(id, tenant.id, code);
     // Admitted and counted against the account before the comparison (R8, R9, R39 b).
@@ -191,11 +209,15 @@ pub async fn verify(
             // provider-managed code this also decides between racing right answers. The same
             // step ends the account's failure run (R10), unless the code was a replay.
             let ends_run = ticket.as_ref().map(lockout::Ticket::run);
-            if !deps.consumed.record(tenant.id, id, now, ends_run).await? {
+            let (recorded, next) = tokio::join!(
+                deps.consumed.record(tenant.id, id, now, ends_run),
+                read_next(&challenge)
+            );
+            if !recorded? {
                 tracing::warn!(challenge = %id, "code replayed after the challenge was consumed");
                 return Err(CoreError::Unauthenticated);
             }
-            Ok(challenge)
+            Ok((challenge, next))
         }
         VerifyOutcome::Rejected { attempts_left, .. } => {
             // Already counted per account, across challenges; a resend never resets it (R9).
