@@ -5,7 +5,9 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, Func, InsertStatement, OnConflict, Query};
+use sea_orm::sea_query::{
+    DeleteStatement, Expr, ExprTrait, Func, InsertStatement, OnConflict, Query,
+};
 use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use twostep_core::ids::{TenantId, UserId};
 use twostep_core::ports::{Admission, Factor, LockRule, LockoutRepo, LockoutState, RepoError};
@@ -154,6 +156,17 @@ fn success_admission(
     upsert((tenant, user, factor), cleared, conflict, now)
 }
 
+/// `DELETE` of the account's counter for the factor: what ends a run. Also part of the write
+/// that records an accepted code (`SqlConsumedChallenges::record`).
+pub(crate) fn clearing(tenant: TenantId, user: UserId, factor: Factor) -> DeleteStatement {
+    Query::delete()
+        .from_table(Entity)
+        .and_where(Expr::col(Column::UserId).eq(user.as_uuid()))
+        .and_where(Expr::col(Column::Factor).eq(factor.as_str()))
+        .and_where(Expr::col(Column::TenantId).eq(tenant.as_uuid()))
+        .to_owned()
+}
+
 /// The soft-lock deadline after failure number `failures` (an SQL expression), as a `CASE` over
 /// the few counts whose delay is still doubling; past those the delay is the maximum.
 fn locked_until(rule: &LockRule, failures: Expr, now: DateTime<Utc>) -> Expr {
@@ -220,11 +233,8 @@ impl LockoutRepo for SqlLockoutRepo {
     }
 
     async fn clear(&self, tenant: TenantId, user: UserId, factor: Factor) -> Result<(), RepoError> {
-        Entity::delete_many()
-            .filter(Column::UserId.eq(user.as_uuid()))
-            .filter(Column::Factor.eq(factor.as_str()))
-            .filter(Column::TenantId.eq(tenant.as_uuid()))
-            .exec(&self.db)
+        self.db
+            .execute(&clearing(tenant, user, factor))
             .await
             .map_err(repo_err)?;
         Ok(())
