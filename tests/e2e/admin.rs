@@ -7,6 +7,8 @@ use tonic::Code;
 use twostep_proto::v1 as pb;
 use twostep_tests::{Backend, TestServer};
 
+type AdminClient = pb::admin_service_client::AdminServiceClient<tonic::transport::Channel>;
+
 use crate::helpers::*;
 
 const STRONG_PASSWORD: &str = "correct horse battery staple";
@@ -1001,6 +1003,35 @@ async fn reset_two_step_turns_it_off_and_can_remove_the_phone() {
 // ---------------------------------------------------------------------------------------
 // LockUser, UnlockUser
 
+async fn lock(admin: &mut AdminClient, tenant: &str, user_id: &str, reason: &str) -> pb::User {
+    let req = pb::LockUserRequest {
+        tenant_id: tenant.into(),
+        user_id: user_id.into(),
+        reason: reason.into(),
+    };
+    admin
+        .lock_user(req)
+        .await
+        .unwrap()
+        .into_inner()
+        .user
+        .unwrap()
+}
+
+async fn unlock(admin: &mut AdminClient, tenant: &str, user_id: &str) -> pb::User {
+    let req = pb::UnlockUserRequest {
+        tenant_id: tenant.into(),
+        user_id: user_id.into(),
+    };
+    admin
+        .unlock_user(req)
+        .await
+        .unwrap()
+        .into_inner()
+        .user
+        .unwrap()
+}
+
 async fn lock_then_unlock(backend: Backend) {
     let server = TestServer::start(backend).await;
     let tenant = new_tenant(&server).await;
@@ -1011,17 +1042,7 @@ async fn lock_then_unlock(backend: Backend) {
     validate(&server, t, &session.access_token).await.unwrap();
     let mut admin = server.admin().await;
 
-    let locked = admin
-        .lock_user(pb::LockUserRequest {
-            tenant_id: t.into(),
-            user_id: user.user_id.clone(),
-            reason: "reported stolen".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .user
-        .unwrap();
+    let locked = lock(&mut admin, t, &user.user_id, "reported stolen").await;
     assert!(locked.locked);
     // R34: the live token dies at once; a phone login gets a decoy and no SMS.
     assert_code(
@@ -1030,16 +1051,7 @@ async fn lock_then_unlock(backend: Backend) {
     );
     assert_no_sms_on_login(&server, t, &phone).await;
 
-    let unlocked = admin
-        .unlock_user(pb::UnlockUserRequest {
-            tenant_id: t.into(),
-            user_id: user.user_id.clone(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .user
-        .unwrap();
+    let unlocked = unlock(&mut admin, t, &user.user_id).await;
     assert!(!unlocked.locked);
     let again = phone_session(&server, t, &phone).await;
     validate(&server, t, &again.access_token).await.unwrap();
@@ -1099,14 +1111,7 @@ async fn lock_before_the_code_refuses_the_login(backend: Backend) {
     let challenge = phone_login_in(&server, t, &phone).await;
     let code = server.next_code_for(&last_four(&phone), seen).await;
     let mut admin = server.admin().await;
-    admin
-        .lock_user(pb::LockUserRequest {
-            tenant_id: t.into(),
-            user_id: user.user_id.clone(),
-            reason: "reported stolen".into(),
-        })
-        .await
-        .unwrap();
+    lock(&mut admin, t, &user.user_id, "reported stolen").await;
     let verify = |code: String| {
         let req = pb::VerifyCodeRequest {
             client: client(),
@@ -1117,13 +1122,7 @@ async fn lock_before_the_code_refuses_the_login(backend: Backend) {
         async move { server.auth().await.verify_code(in_tenant(t, req)).await }
     };
     assert_code(verify(code.clone()).await, Code::Unauthenticated);
-    admin
-        .unlock_user(pb::UnlockUserRequest {
-            tenant_id: t.into(),
-            user_id: user.user_id.clone(),
-        })
-        .await
-        .unwrap();
+    unlock(&mut admin, t, &user.user_id).await;
     assert_code(verify(code).await, Code::Unauthenticated);
 }
 
@@ -1197,21 +1196,8 @@ async fn list_audit_events_filters_and_pages() {
     let alice = full_user(&server, t, &phone).await;
     let bob = full_user(&server, t, &random_us_number()).await;
     for user in [&alice, &bob] {
-        admin
-            .lock_user(pb::LockUserRequest {
-                tenant_id: t.into(),
-                user_id: user.user_id.clone(),
-                reason: String::new(),
-            })
-            .await
-            .unwrap();
-        admin
-            .unlock_user(pb::UnlockUserRequest {
-                tenant_id: t.into(),
-                user_id: user.user_id.clone(),
-            })
-            .await
-            .unwrap();
+        lock(&mut admin, t, &user.user_id, "").await;
+        unlock(&mut admin, t, &user.user_id).await;
     }
     admin
         .force_password_change(pb::ForcePasswordChangeRequest {
