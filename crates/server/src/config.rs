@@ -72,6 +72,9 @@ pub struct Settings {
     pub request_timeout: Duration,
     pub max_concurrent_requests: usize,
     pub shutdown_grace: Duration,
+    /// `server.memory_trim_secs`: how often free heap memory is handed back to the system
+    /// (`memory::run_trimmer`); `None` when 0.
+    pub memory_trim_interval: Option<Duration>,
     pub database_url: SecretString,
     pub run_migrations: bool,
     pub database_connect_timeout: Duration,
@@ -152,6 +155,7 @@ pub struct RawServer {
     pub request_timeout_ms: u64,
     pub max_concurrent_requests: usize,
     pub shutdown_grace_secs: u64,
+    pub memory_trim_secs: u64,
     pub tls: Option<RawTls>,
 }
 
@@ -234,6 +238,7 @@ impl Default for RawServer {
             request_timeout_ms: 10_000,
             max_concurrent_requests: 1024,
             shutdown_grace_secs: 30,
+            memory_trim_secs: 10,
             tls: None,
         }
     }
@@ -535,6 +540,8 @@ fn validate(
         request_timeout: Duration::from_millis(raw.server.request_timeout_ms),
         max_concurrent_requests: raw.server.max_concurrent_requests,
         shutdown_grace: Duration::from_secs(raw.server.shutdown_grace_secs),
+        memory_trim_interval: (raw.server.memory_trim_secs > 0)
+            .then(|| Duration::from_secs(raw.server.memory_trim_secs)),
         database_url: SecretString::from(db_url),
         run_migrations: raw.database.run_migrations,
         database_connect_timeout: Duration::from_millis(raw.database.connect_timeout_ms.max(1)),

@@ -10,6 +10,7 @@ pub mod convert;
 pub mod error;
 pub mod health;
 pub mod http;
+pub mod memory;
 pub mod metrics;
 pub mod services;
 pub mod startup;

@@ -40,6 +40,7 @@ use crate::authn::{Authn, AuthnLayer};
 use crate::config::{Environment, Settings};
 use crate::health::{self, Probe};
 use crate::http::{HttpServer, MetricsEndpoint, ReceiptEndpoint, RunningHttp, TenantVerifiers};
+use crate::memory;
 use crate::metrics::{GrpcMethods, Metrics};
 use crate::services::account::AccountApi;
 use crate::services::admin::AdminApi;
@@ -281,6 +282,9 @@ impl Application {
             let deps = Arc::clone(&state.deps);
             tokio::spawn(async move { session_retention::run(&*deps.sessions, &*deps.clock).await })
         };
+        let memory_trimmer = settings
+            .memory_trim_interval
+            .map(|every| tokio::spawn(memory::run_trimmer(every)));
         let listeners: Vec<RunningHttp> = [http, metrics_http]
             .into_iter()
             .flatten()
@@ -363,6 +367,9 @@ impl Application {
                 watcher.abort();
                 abandoned_watcher.abort();
                 session_pruner.abort();
+                if let Some(trimmer) = &memory_trimmer {
+            trimmer.abort();
+        }
                 stop_listeners(listeners, settings.shutdown_grace).await;
                 outbox_worker.stop(settings.shutdown_grace).await;
                 flush_audit(&deps).await;
@@ -374,6 +381,9 @@ impl Application {
         watcher.abort();
         abandoned_watcher.abort();
         session_pruner.abort();
+        if let Some(trimmer) = &memory_trimmer {
+            trimmer.abort();
+        }
         health::set_all(&reporter, ServingStatus::NotServing).await;
         let _ = stop_tx.send(());
         // Receipts and scrapes are small: the HTTP listeners drain quickly, while gRPC

@@ -22,6 +22,15 @@ fn defaults_are_the_embedded_development_setup() {
     assert!(s.redis.is_none());
     assert!(s.sms_console);
     assert!(s.run_migrations);
+    assert_eq!(s.memory_trim_interval, Some(Duration::from_secs(10)));
+}
+
+#[test]
+fn a_memory_trim_interval_of_zero_turns_the_trimmer_off() {
+    let s = load_from(None, &env(&[("TWOSTEP_SERVER__MEMORY_TRIM_SECS", "0")])).unwrap();
+    assert_eq!(s.memory_trim_interval, None);
+    let s = load_from(None, &env(&[("TWOSTEP_SERVER__MEMORY_TRIM_SECS", "60")])).unwrap();
+    assert_eq!(s.memory_trim_interval, Some(Duration::from_secs(60)));
 }
 
 #[test]
