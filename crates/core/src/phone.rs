@@ -70,6 +70,10 @@ pub struct PhoneNumber {
     /// costly part of a parse and most reads never need it (a login reading its user's row
     /// must cost what a login for a missing user costs, R19).
     region: OnceLock<Option<Region>>,
+    /// The line type, for the pumping check. Parsed input usually gets it from the validity
+    /// check's own type lookup (see [`PhoneNumber::parse`]); otherwise it is looked up when
+    /// first asked.
+    line_type: OnceLock<LineType>,
 }
 
 impl PartialEq for PhoneNumber {
@@ -125,7 +129,25 @@ impl PhoneNumber {
         };
         let parsed = phonenumber::parse(default_region.map(|r| r.0), &normalised)
             .map_err(|_| PhoneError::Unparseable)?;
-        if parsed.extension().is_some() || !parsed.is_valid() {
+        if parsed.extension().is_some() {
+            return Err(PhoneError::Invalid);
+        }
+        // `is_valid` is "the number's type is known", and each type lookup runs dozens of
+        // metadata regexes, each behind the phonenumber crate's global regex cache (a lock and
+        // two hashes of the pattern): the costliest part of a StartLogin's and of a refused
+        // send's CPU. One lookup serves validity and the pumping check's line type when the
+        // two read the same digits: `is_valid` reads the national number with its leading
+        // zeros and `number_type` without, so a number with leading zeros (Italy's) keeps
+        // both lookups.
+        let line_type = OnceLock::new();
+        let valid = if parsed.national().zeros() == 0 {
+            let kind = parsed.number_type(&phonenumber::metadata::DATABASE);
+            let _ = line_type.set(line_type_of(kind));
+            kind != phonenumber::Type::Unknown
+        } else {
+            parsed.is_valid()
+        };
+        if !valid {
             return Err(PhoneError::Invalid);
         }
         let e164 = parsed.format().mode(phonenumber::Mode::E164).to_string();
@@ -133,6 +155,7 @@ impl PhoneNumber {
             e164,
             calling_code: parsed.code().value(),
             region: OnceLock::from(parsed.country().id().map(Region)),
+            line_type,
         })
     }
 
@@ -156,6 +179,7 @@ impl PhoneNumber {
             e164: e164.to_owned(),
             calling_code,
             region: OnceLock::new(),
+            line_type: OnceLock::new(),
         })
     }
 
@@ -197,24 +221,29 @@ impl PhoneNumber {
     }
 
     pub fn line_type(&self) -> LineType {
-        let Ok(parsed) = phonenumber::parse(None, &self.e164) else {
-            return LineType::Other;
-        };
-        use phonenumber::Type;
-        match parsed.number_type(&phonenumber::metadata::DATABASE) {
-            Type::Mobile => LineType::Mobile,
-            Type::FixedLine => LineType::FixedLine,
-            Type::FixedLineOrMobile => LineType::FixedLineOrMobile,
-            Type::TollFree => LineType::TollFree,
-            Type::PremiumRate => LineType::PremiumRate,
-            Type::SharedCost => LineType::SharedCost,
-            Type::Voip => LineType::Voip,
-            Type::PersonalNumber => LineType::PersonalNumber,
-            Type::Pager => LineType::Pager,
-            Type::Uan => LineType::Uan,
-            Type::Voicemail => LineType::Voicemail,
-            _ => LineType::Other,
-        }
+        *self.line_type.get_or_init(|| {
+            phonenumber::parse(None, &self.e164).map_or(LineType::Other, |parsed| {
+                line_type_of(parsed.number_type(&phonenumber::metadata::DATABASE))
+            })
+        })
+    }
+}
+
+fn line_type_of(kind: phonenumber::Type) -> LineType {
+    use phonenumber::Type;
+    match kind {
+        Type::Mobile => LineType::Mobile,
+        Type::FixedLine => LineType::FixedLine,
+        Type::FixedLineOrMobile => LineType::FixedLineOrMobile,
+        Type::TollFree => LineType::TollFree,
+        Type::PremiumRate => LineType::PremiumRate,
+        Type::SharedCost => LineType::SharedCost,
+        Type::Voip => LineType::Voip,
+        Type::PersonalNumber => LineType::PersonalNumber,
+        Type::Pager => LineType::Pager,
+        Type::Uan => LineType::Uan,
+        Type::Voicemail => LineType::Voicemail,
+        _ => LineType::Other,
     }
 }
 

@@ -62,6 +62,53 @@ fn line_types_come_from_the_numbering_plan() {
     assert_eq!(gb_mobile.line_type(), LineType::Mobile);
 }
 
+/// `parse` reads validity and the line type from one type lookup where it can: it must refuse
+/// exactly what phonenumber's own `is_valid` refuses, and give every number the line type it
+/// has when looked up afresh from its E.164 form (which is how a stored number gets it).
+#[test]
+fn one_type_lookup_gives_the_validity_and_line_type_of_two() {
+    let inputs = [
+        ("+1 415 555 0100", None),
+        ("(415) 555-0100", us()),
+        ("+1 800 555 0100", None),
+        ("+1 900 555 0100", None),
+        ("+1 264 497 1234", None),
+        ("+1 212 000 0000", None),
+        ("+44 7400 123456", None),
+        ("07400 123456", Region::parse("GB").ok()),
+        ("+44 909 876 5432", None),
+        ("+44 20 7946 0000", None),
+        ("+44 1234", None),
+        ("+39 06 1234 5678", None),
+        ("+39 312 345 6789", None),
+        ("+39 0", None),
+        ("+225 07 07 12 34 56", None),
+        ("+31 6 12345678", None),
+        ("+31 900 1234567", None),
+        ("+49 1512 3456789", None),
+        ("+33 6 12 34 56 78", None),
+        ("+7 912 345 67 89", None),
+        ("+971 50 123 4567", None),
+        ("+61 4 1234 5678", None),
+        ("+881 6 1234 5678", None),
+        ("+800 1234 5678", None),
+        ("+1 415 555 0100 ext. 12", None),
+        ("+999 123 456", None),
+    ];
+    for (input, region) in inputs {
+        let theirs = phonenumber::parse(region.map(|r| r.0), input.replace(' ', ""))
+            .ok()
+            .filter(|p| p.extension().is_none())
+            .is_some_and(|p| p.is_valid());
+        let ours = PhoneNumber::parse(input, region);
+        assert_eq!(ours.is_ok(), theirs, "{input}: {ours:?}");
+        if let Ok(parsed) = ours {
+            let stored = PhoneNumber::from_e164(parsed.e164()).unwrap();
+            assert_eq!(parsed.line_type(), stored.line_type(), "{input}");
+        }
+    }
+}
+
 /// A stored number reads back equal to the parsed one, with the same calling code, country and
 /// masked form, though its country is only looked up when asked.
 #[test]
