@@ -23,6 +23,7 @@ pub mod sessions;
 mod sim_swap;
 pub mod sms_admin;
 pub mod suspicious;
+mod tenant_cache;
 pub mod tenants;
 pub mod test_numbers;
 pub mod texts;
