@@ -3,28 +3,31 @@
 //!
 //! Authentication runs on every RPC, so verified clients are cached in the process for a
 //! short TTL (`auth.key_cache_ttl_ms`, 5 s by default): a revocation made through another
-//! instance takes effect there within the TTL; through this instance, at once. A cached
-//! entry holds the stored digest, and every call still compares the presented key against
-//! it, in constant time.
+//! instance takes effect there within the TTL; through this instance, at once. A client in
+//! use is read again by one background task once half the TTL has passed (a
+//! [`RefreshingCache`]), so calls do not wait on the database for their key, nor all read it
+//! at once when it expires. A cached entry holds the stored digest, and every call still
+//! compares the presented key against it, in constant time.
 //!
 //! These flows reach only the repositories they need (not [`Deps`](crate::flows::Deps)), so
 //! that `twostepd create-api-client` can run them without a short-lived store or SMS.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
 
 use crate::api_client::{ApiClient, ApiKey, PresentedKey, Scope, Scopes};
 use crate::audit::{Actor, AuditEvent, AuditKind};
 use crate::clock::Clock;
 use crate::error::CoreError;
+use crate::flows::refreshing_cache::RefreshingCache;
 use crate::ids::{ApiClientId, TenantId};
-use crate::ports::{ApiClientRepo, AuditLog, TenantRepo};
+use crate::ports::{ApiClientRepo, AuditLog, RepoError, TenantRepo};
 use crate::tenant::{Policy, Tenant};
 
 /// A name is for operators; bounded like any stored free text.
 const MAX_NAME_CHARS: usize = 100;
-/// The cache never holds more clients than this; past it, stale entries go first.
+/// The cache never holds more clients than this; past it, expired entries go first.
 const MAX_CACHED: usize = 10_000;
 /// `last_used_at` is written at most this often per client and instance.
 const TOUCH_EVERY: chrono::Duration = chrono::Duration::seconds(60);
@@ -42,8 +45,8 @@ pub struct ApiClients {
     tenants: Arc<dyn TenantRepo>,
     audit: Arc<dyn AuditLog>,
     clock: Arc<dyn Clock>,
-    ttl: Duration,
-    cache: RwLock<HashMap<ApiClientId, (Arc<ApiClient>, Instant)>>,
+    /// `None` when the TTL is zero: every call reads the database.
+    cache: Option<RefreshingCache<ApiClientId, ApiClient>>,
 }
 
 impl ApiClients {
@@ -60,8 +63,8 @@ impl ApiClients {
             tenants,
             audit,
             clock,
-            ttl,
-            cache: RwLock::new(HashMap::new()),
+            cache: (!ttl.is_zero())
+                .then(|| RefreshingCache::new("API client", ttl / 2, ttl, MAX_CACHED)),
         }
     }
 
@@ -71,12 +74,8 @@ impl ApiClients {
         let Some(key) = PresentedKey::parse(presented) else {
             return Ok(None);
         };
-        let client = match self.cached(key.id) {
-            Some(client) => client,
-            None => match self.repo.get(key.id).await? {
-                Some(client) => self.load(client).await,
-                None => return Ok(None),
-            },
+        let Some(client) = self.client(key.id).await? else {
+            return Ok(None);
         };
         if !key.hash.matches(&client.key_hash) || client.revoked_at.is_some() {
             return Ok(None);
@@ -157,10 +156,9 @@ impl ApiClients {
             .revoke(tenant, id, self.clock.now())
             .await?
             .ok_or(CoreError::NotFound("API client"))?;
-        self.cache
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&id);
+        if let Some(cache) = &self.cache {
+            cache.remove(id);
+        }
         tracing::info!(api_client = %id, tenant = %tenant, "API client revoked");
         self.record(&client, AuditKind::ApiClientRevoked, actor)
             .await;
@@ -204,43 +202,14 @@ impl ApiClients {
         }
     }
 
-    fn cached(&self, id: ApiClientId) -> Option<Arc<ApiClient>> {
-        if self.ttl.is_zero() {
-            return None;
+    /// The stored client of a key id, through the cache when there is one.
+    async fn client(&self, id: ApiClientId) -> Result<Option<Arc<ApiClient>>, RepoError> {
+        let (repo, clock) = (Arc::clone(&self.repo), Arc::clone(&self.clock));
+        let read = move |id| async move { read_and_touch(&*repo, &*clock, id).await };
+        match &self.cache {
+            Some(cache) => cache.get(id, read).await,
+            None => Ok(read(id).await?.map(Arc::new)),
         }
-        let cache = self.cache.read().unwrap_or_else(|p| p.into_inner());
-        cache
-            .get(&id)
-            .filter(|(_, at)| at.elapsed() < self.ttl)
-            .map(|(c, _)| Arc::clone(c))
-    }
-
-    /// Caches a client read from the database, and records its use now and then.
-    async fn load(&self, client: ApiClient) -> Arc<ApiClient> {
-        let now = self.clock.now();
-        let stale = client
-            .last_used_at
-            .is_none_or(|at| now.signed_duration_since(at) >= TOUCH_EVERY);
-        if stale
-            && client.revoked_at.is_none()
-            && let Err(e) = self.repo.touch(client.id, now).await
-        {
-            // Only bookkeeping: the call goes on.
-            tracing::warn!(api_client = %client.id, error = %e, "last_used_at not recorded");
-        }
-        let client = Arc::new(client);
-        if !self.ttl.is_zero() {
-            let mut cache = self.cache.write().unwrap_or_else(|p| p.into_inner());
-            if cache.len() >= MAX_CACHED {
-                let ttl = self.ttl;
-                cache.retain(|_, (_, at)| at.elapsed() < ttl);
-                if cache.len() >= MAX_CACHED {
-                    cache.clear();
-                }
-            }
-            cache.insert(client.id, (Arc::clone(&client), Instant::now()));
-        }
-        client
     }
 
     /// An audit event about a client: its id, name and scopes, never its key.
@@ -266,6 +235,29 @@ impl ApiClients {
             tracing::error!(kind = kind.as_str(), error = %e, "audit event not recorded");
         }
     }
+}
+
+/// Reads a client, and records its use now and then.
+async fn read_and_touch(
+    repo: &dyn ApiClientRepo,
+    clock: &dyn Clock,
+    id: ApiClientId,
+) -> Result<Option<ApiClient>, RepoError> {
+    let Some(client) = repo.get(id).await? else {
+        return Ok(None);
+    };
+    let now = clock.now();
+    let stale = client
+        .last_used_at
+        .is_none_or(|at| now.signed_duration_since(at) >= TOUCH_EVERY);
+    if stale
+        && client.revoked_at.is_none()
+        && let Err(e) = repo.touch(client.id, now).await
+    {
+        // Only bookkeeping: the call goes on.
+        tracing::warn!(api_client = %client.id, error = %e, "last_used_at not recorded");
+    }
+    Ok(Some(client))
 }
 
 /// Whether `scopes` allow a call that needs `needed`. `operator` includes `admin`.

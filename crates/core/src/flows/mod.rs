@@ -17,6 +17,7 @@ pub mod login;
 pub mod password_login;
 pub mod pumping;
 pub mod reauth;
+mod refreshing_cache;
 pub mod registration;
 pub mod session_retention;
 pub mod sessions;

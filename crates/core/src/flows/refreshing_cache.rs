@@ -1,0 +1,220 @@
+//! [`RefreshingCache`]: values read from the database, kept in the process, and read again
+//! by **one** background task once they are old, instead of by every request that finds
+//! them old (the tenant cache and the API-key cache are two of these).
+//!
+//! Why: with a plain TTL, every request in flight when an entry expires reads it from the
+//! database at once: a stampede every few seconds. And on a core kept busy by Redis-only
+//! work (the refusals of an abuse burst), those requests waited behind the database's
+//! scheduling for up to a second (issue 7: S2 pinned, found 2026-12-07). Here a value older
+//! than `refresh_after` is still served, until it is `served_for` old, while one spawned task
+//! reads it again; only a value never read, or older than `served_for` (its refreshes failed:
+//! the database is down), is read on the request's path, so an outage still shows.
+//!
+//! A [`put`](RefreshingCache::put) or [`remove`](RefreshingCache::remove) made here wins over
+//! a refresh already running: each stored value has a generation, and a refresh stores its
+//! read only over the generation it started from (a key revoked here stays revoked).
+
+use std::collections::HashMap;
+use std::fmt::Display;
+use std::future::Future;
+use std::hash::Hash;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockWriteGuard};
+use std::time::{Duration, Instant};
+
+use crate::ports::RepoError;
+
+/// The wait after a failed refresh before the next one (a down database is not asked once
+/// per request).
+const RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// Cheap to clone: clones share the entries.
+pub struct RefreshingCache<K, V> {
+    inner: Arc<Inner<K, V>>,
+}
+
+impl<K, V> Clone for RefreshingCache<K, V> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+struct Inner<K, V> {
+    what: &'static str,
+    entries: RwLock<HashMap<K, Entry<V>>>,
+    generations: AtomicU64,
+    refresh_after: Duration,
+    served_for: Duration,
+    max_entries: usize,
+}
+
+struct Entry<V> {
+    value: Arc<V>,
+    read_at: Instant,
+    generation: u64,
+    refresh: Mutex<Refresh>,
+}
+
+#[derive(Default)]
+struct Refresh {
+    running: bool,
+    not_before: Option<Instant>,
+}
+
+/// What a request finds.
+enum Found<V> {
+    Fresh(Arc<V>),
+    /// Old but servable; `Some(generation)` when this request is to start its refresh.
+    Old(Arc<V>, Option<u64>),
+    Missing,
+}
+
+impl<K, V> RefreshingCache<K, V>
+where
+    K: Copy + Eq + Hash + Display + Send + Sync + 'static,
+    V: Send + Sync + 'static,
+{
+    /// A cache of `what` (for log lines) that starts a refresh once a value is
+    /// `refresh_after` old and serves it until it is `served_for` old (at least
+    /// `refresh_after`), holding at most `max_entries`.
+    pub fn new(
+        what: &'static str,
+        refresh_after: Duration,
+        served_for: Duration,
+        max_entries: usize,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                what,
+                entries: RwLock::default(),
+                generations: AtomicU64::new(0),
+                refresh_after,
+                served_for: served_for.max(refresh_after),
+                max_entries: max_entries.max(1),
+            }),
+        }
+    }
+
+    /// The value of `key`: from the cache while it is recent enough, else read by `load`
+    /// (`Ok(None)`: it does not exist). An old value is served while `load` runs in a task of
+    /// its own and its answer replaces it.
+    pub async fn get<F, Fut>(&self, key: K, load: F) -> Result<Option<Arc<V>>, RepoError>
+    where
+        F: FnOnce(K) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<Option<V>, RepoError>> + Send + 'static,
+    {
+        match self.find(key) {
+            Found::Fresh(value) => Ok(Some(value)),
+            Found::Old(value, refresh) => {
+                if let Some(generation) = refresh {
+                    let cache = self.clone();
+                    tokio::spawn(async move { cache.refresh(key, generation, load(key)).await });
+                }
+                Ok(Some(value))
+            }
+            Found::Missing => Ok(load(key).await?.map(|value| self.put(key, value))),
+        }
+    }
+
+    /// Stores a value just read or just changed here; it replaces any older one and wins
+    /// over a refresh already running.
+    pub fn put(&self, key: K, value: V) -> Arc<V> {
+        let value = Arc::new(value);
+        let entry = self.entry(Arc::clone(&value));
+        let mut entries = self.write();
+        self.make_room(&mut entries);
+        entries.insert(key, entry);
+        value
+    }
+
+    /// Forgets `key`; a refresh already running does not bring it back.
+    pub fn remove(&self, key: K) {
+        self.write().remove(&key);
+    }
+
+    fn find(&self, key: K) -> Found<V> {
+        let entries = self
+            .inner
+            .entries
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        let Some(entry) = entries.get(&key) else {
+            return Found::Missing;
+        };
+        let age = entry.read_at.elapsed();
+        if age < self.inner.refresh_after {
+            return Found::Fresh(Arc::clone(&entry.value));
+        }
+        if age >= self.inner.served_for {
+            return Found::Missing;
+        }
+        let mut refresh = entry.refresh.lock().unwrap_or_else(PoisonError::into_inner);
+        let due = !refresh.running && refresh.not_before.is_none_or(|t| Instant::now() >= t);
+        if due {
+            refresh.running = true;
+        }
+        Found::Old(Arc::clone(&entry.value), due.then_some(entry.generation))
+    }
+
+    async fn refresh(
+        &self,
+        key: K,
+        generation: u64,
+        read: impl Future<Output = Result<Option<V>, RepoError>>,
+    ) {
+        let read = read.await;
+        let mut entries = self.write();
+        let Some(entry) = entries.get(&key).filter(|e| e.generation == generation) else {
+            return; // put or removed since: that is newer than what this refresh read
+        };
+        match read {
+            Ok(Some(value)) => {
+                let entry = self.entry(Arc::new(value));
+                entries.insert(key, entry);
+            }
+            Ok(None) => {
+                entries.remove(&key);
+            }
+            Err(e) => {
+                let mut refresh = entry.refresh.lock().unwrap_or_else(PoisonError::into_inner);
+                refresh.running = false;
+                refresh.not_before = Some(Instant::now() + RETRY_AFTER);
+                tracing::warn!(what = self.inner.what, key = %key, error = %e, "not read again; serving the copy read before");
+            }
+        }
+    }
+
+    fn entry(&self, value: Arc<V>) -> Entry<V> {
+        Entry {
+            value,
+            read_at: Instant::now(),
+            generation: self.inner.generations.fetch_add(1, Ordering::Relaxed),
+            refresh: Mutex::default(),
+        }
+    }
+
+    /// Past `max_entries`, values too old to serve go first, then everything.
+    fn make_room(&self, entries: &mut HashMap<K, Entry<V>>) {
+        if entries.len() < self.inner.max_entries {
+            return;
+        }
+        let served_for = self.inner.served_for;
+        entries.retain(|_, e| e.read_at.elapsed() < served_for);
+        if entries.len() >= self.inner.max_entries {
+            entries.clear();
+        }
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, HashMap<K, Entry<V>>> {
+        // Each entry is replaced whole, so a poisoned map is still consistent.
+        self.inner
+            .entries
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests;
