@@ -345,7 +345,8 @@ async fn start_login_does_not_wait_for_a_slow_provider() {
 
 /// A phone login for a number nobody has queues a stand-in row (R19: the same insert a real
 /// code costs), written already `expired` with no body: nothing to erase later, and nothing
-/// ever sent.
+/// ever sent. The worker deletes such rows at its next prune, which comes a minute after start
+/// (here, long after the walk-through).
 async fn stand_in_walkthrough(stores: Stores) {
     let fake = FakeProvider::start(Duration::ZERO).await;
     let server = stores.start(&config(&[("fake", fake.url())])).await;

@@ -195,7 +195,10 @@ impl Inner {
     async fn run(self: Arc<Self>, mut stopped: watch::Receiver<bool>) {
         let mut sends = JoinSet::new();
         let mut last_sweep: Option<Instant> = None;
-        let mut next_prune = Instant::now();
+        // Not at start: a fleet restarted together would otherwise delete at once, while its
+        // first requests wait for the database. Nothing is late for it: a final row only waits
+        // to be deleted.
+        let mut next_prune = Instant::now() + PRUNE_EVERY;
         tracing::info!(key_id = %self.key.id(), "sms outbox worker started");
         while !*stopped.borrow() {
             while let Some(done) = sends.try_join_next() {
