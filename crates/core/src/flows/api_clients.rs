@@ -6,7 +6,7 @@
 //! instance takes effect there within the TTL; through this instance, at once. A client in
 //! use is read again by one background task once half the TTL has passed (a
 //! [`RefreshingCache`]), so calls do not wait on the database for their key, nor all read it
-//! at once when it expires. A cached entry holds the stored digest, and every call still
+//! at once when it expires or on its first use. A cached entry holds the stored digest, and every call still
 //! compares the presented key against it, in constant time.
 //!
 //! These flows reach only the repositories they need (not [`Deps`](crate::flows::Deps)), so

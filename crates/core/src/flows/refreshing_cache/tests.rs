@@ -209,3 +209,152 @@ async fn the_cache_holds_at_most_its_bound() {
         assert!(cache.inner.entries.read().unwrap().len() <= 3);
     }
 }
+
+/// Starts `n` requests for the missing value; they run once the test yields.
+fn requests(
+    cache: &Cache,
+    db: &Arc<Db>,
+    n: usize,
+) -> Vec<tokio::task::JoinHandle<Result<Option<String>, RepoError>>> {
+    (0..n)
+        .map(|_| {
+            let (cache, db) = (cache.clone(), Arc::clone(db));
+            tokio::spawn(async move { get(&cache, &db).await })
+        })
+        .collect()
+}
+
+/// What each of `requests` got, in order.
+async fn answers(
+    requests: Vec<tokio::task::JoinHandle<Result<Option<String>, RepoError>>>,
+) -> Vec<Option<String>> {
+    let mut got = Vec::new();
+    for request in requests {
+        got.push(request.await.expect("request task").expect("read"));
+    }
+    got
+}
+
+/// A cache whose values are never old: what is missing is the only thing read.
+fn never_old() -> Cache {
+    Cache::new(
+        "test value",
+        Duration::from_secs(3600),
+        Duration::from_secs(3600),
+        100,
+    )
+}
+
+#[tokio::test]
+async fn requests_that_miss_a_value_together_wait_for_one_read() {
+    let db = Db::new("cold", true);
+    let cache = never_old();
+    let waiting = requests(&cache, &db, 50);
+    until(|| db.reads() == 1).await;
+    let_tasks_run().await; // every request has found the read running, and waits on it
+    assert_eq!(db.reads(), 1, "one read for all of them");
+
+    db.gate.add_permits(1);
+    for got in answers(waiting).await {
+        assert_eq!(got.as_deref(), Some("cold"));
+    }
+    assert_eq!(db.reads(), 1);
+    assert_eq!(cache.held().as_deref(), Some("cold"));
+}
+
+#[tokio::test]
+async fn a_failed_read_fails_every_request_waiting_on_it_and_the_next_one_reads_again() {
+    let db = Db::new("back", true);
+    let cache = never_old();
+    db.fail(true);
+    let waiting = requests(&cache, &db, 10);
+    until(|| db.reads() == 1).await;
+    let_tasks_run().await;
+    db.gate.add_permits(1);
+    for request in waiting {
+        let err = request.await.unwrap().expect_err("the read failed");
+        // Still an outage (UNAVAILABLE), with what the database said.
+        assert!(matches!(err, RepoError::Unavailable(_)), "{err:?}");
+        assert!(
+            std::error::Error::source(&err)
+                .is_some_and(|s| s.to_string().contains("database down")),
+            "{err:?}"
+        );
+    }
+    assert_eq!(db.reads(), 1);
+
+    db.fail(false);
+    db.gate.add_permits(1);
+    assert_eq!(value(&cache, &db).await.as_deref(), Some("back"));
+    assert_eq!(db.reads(), 2);
+}
+
+#[tokio::test]
+async fn a_request_that_gives_up_does_not_stop_the_read_the_others_wait_on() {
+    let db = Db::new("still read", true);
+    let cache = never_old();
+    let first = requests(&cache, &db, 1);
+    until(|| db.reads() == 1).await;
+    let others = requests(&cache, &db, 5);
+    let_tasks_run().await;
+    first[0].abort(); // its caller went away
+    let_tasks_run().await;
+
+    db.gate.add_permits(1);
+    for got in answers(others).await {
+        assert_eq!(got.as_deref(), Some("still read"));
+    }
+    assert_eq!(db.reads(), 1);
+}
+
+#[tokio::test]
+async fn a_remove_during_a_cold_read_is_not_undone_by_it() {
+    let db = Db::new("revoked meanwhile", true);
+    let cache = never_old();
+    let waiting = requests(&cache, &db, 3);
+    until(|| db.reads() == 1).await;
+
+    cache.remove(KEY); // the key revoked here while its first use read it
+    db.gate.add_permits(1);
+    // They asked before the revocation: they get what was read then …
+    for got in answers(waiting).await {
+        assert_eq!(got.as_deref(), Some("revoked meanwhile"));
+    }
+    // … but it is not kept: the next request reads again.
+    assert_eq!(cache.held(), None);
+    db.store(None);
+    db.gate.add_permits(1);
+    assert_eq!(value(&cache, &db).await, None);
+    assert_eq!(db.reads(), 2);
+}
+
+#[tokio::test]
+async fn a_put_during_a_cold_read_wins_over_it() {
+    let db = Db::new("read before", true);
+    let cache = never_old();
+    let waiting = requests(&cache, &db, 1);
+    until(|| db.reads() == 1).await;
+
+    cache.put(KEY, "changed here".into());
+    db.gate.add_permits(1);
+    answers(waiting).await;
+    assert_eq!(cache.held().as_deref(), Some("changed here"));
+    assert_eq!(value(&cache, &db).await.as_deref(), Some("changed here"));
+    assert_eq!(db.reads(), 1);
+}
+
+#[tokio::test]
+async fn a_read_that_panics_fails_its_waiters_and_the_next_request_reads_again() {
+    let cache = never_old();
+    let panicking = cache
+        .get(KEY, |_| async {
+            panic!("a bug in a read (this panic is expected)")
+        })
+        .await;
+    let err = panicking.expect_err("its task ended without an answer");
+    assert!(matches!(err, RepoError::Unavailable(_)), "{err:?}");
+
+    let db = Db::new("read again", false);
+    assert_eq!(value(&cache, &db).await.as_deref(), Some("read again"));
+    assert_eq!(db.reads(), 1);
+}
