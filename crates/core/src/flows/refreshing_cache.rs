@@ -257,7 +257,7 @@ where
             .and_then(|done| done.clone());
         match answer {
             Some(answer) => answer.into_result(),
-            // Its task ended without answering: the runtime is shutting down.
+            // Its task ended without answering: it panicked, or the runtime is stopping.
             None => Err(RepoError::Unavailable(
                 format!(
                     "the read of this {} stopped before it answered",
