@@ -195,12 +195,9 @@ where
     /// over a refresh or read already running.
     pub fn put(&self, key: K, value: V) -> Arc<V> {
         let value = Arc::new(value);
-        let entry = self.entry(Arc::clone(&value));
         let mut loads = self.loads();
         loads.remove(&key);
-        let mut entries = self.write();
-        self.make_room(&mut entries);
-        entries.insert(key, entry);
+        self.insert(key, Arc::clone(&value));
         value
     }
 
@@ -282,12 +279,17 @@ where
         }
         let value = read?.map(Arc::new);
         if let Some(value) = value.as_ref().filter(|_| still_current) {
-            let entry = self.entry(Arc::clone(value));
-            let mut entries = self.write();
-            self.make_room(&mut entries);
-            entries.insert(key, entry);
+            self.insert(key, Arc::clone(value));
         }
         Ok(value)
+    }
+
+    /// Stores `value`, read or changed just now, making room first.
+    fn insert(&self, key: K, value: Arc<V>) {
+        let entry = self.entry(value);
+        let mut entries = self.write();
+        self.make_room(&mut entries);
+        entries.insert(key, entry);
     }
 
     /// The value of `key` if it may be served, starting nothing.
