@@ -26,8 +26,12 @@ pub const EVERY: Duration = Duration::from_secs(60);
 /// The wait after a full batch: short, so a backlog drains, but never a busy loop.
 pub const AFTER_FULL_BATCH: Duration = Duration::from_secs(1);
 
-/// Prunes until the process ends: [`prune_once`], then waits [`next_wait`].
+/// Prunes until the process ends: waits [`EVERY`], then [`prune_once`] and [`next_wait`] in
+/// turn.
 pub async fn run(sessions: &dyn SessionRepo, clock: &dyn Clock) {
+    // Not at start (nor is the SMS outbox's prune): a fleet restarted together would
+    // otherwise delete at once, while its first requests wait for the database.
+    tokio::time::sleep(EVERY).await;
     loop {
         let pruned = prune_once(sessions, clock.now()).await;
         if let Err(e) = &pruned {
