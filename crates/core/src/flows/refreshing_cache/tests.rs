@@ -99,12 +99,7 @@ impl Cache {
 #[tokio::test]
 async fn a_recent_value_is_served_without_reading_again() {
     let db = Db::new("one", false);
-    let cache = Cache::new(
-        "test value",
-        Duration::from_secs(3600),
-        Duration::from_secs(3600),
-        100,
-    );
+    let cache = never_old();
     for _ in 0..100 {
         assert_eq!(value(&cache, &db).await.as_deref(), Some("one"));
     }
