@@ -9,6 +9,8 @@ use std::sync::OnceLock;
 
 use phonenumber::country;
 
+mod numbering_plan;
+
 /// An ISO 3166-1 alpha-2 region that the phone-number metadata knows, such as `US` or `NL`.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Region(country::Id);
@@ -127,6 +129,13 @@ impl PhoneNumber {
             Some(rest) if !rest.is_empty() => format!("+{rest}"),
             _ => compact,
         };
+        if let Some(code) = default_region.and_then(|r| numbering_plan::calling_code_of(r.as_str()))
+        {
+            numbering_plan::prepare(code);
+        }
+        if let Some(code) = normalised.strip_prefix('+').and_then(leading_calling_code) {
+            numbering_plan::prepare(code);
+        }
         let parsed = phonenumber::parse(default_region.map(|r| r.0), &normalised)
             .map_err(|_| PhoneError::Unparseable)?;
         if parsed.extension().is_some() {
@@ -171,10 +180,7 @@ impl PhoneNumber {
         {
             return Err(PhoneError::Unparseable);
         }
-        let calling_code = (1..=3)
-            .filter_map(|n| digits[..n].parse::<u16>().ok())
-            .find(|code| phonenumber::metadata::DATABASE.by_code(code).is_some())
-            .ok_or(PhoneError::Unparseable)?;
+        let calling_code = leading_calling_code(digits).ok_or(PhoneError::Unparseable)?;
         Ok(Self {
             e164: e164.to_owned(),
             calling_code,
@@ -190,6 +196,7 @@ impl PhoneNumber {
     /// The country the number belongs to, when the numbering plan says.
     pub fn region(&self) -> Option<Region> {
         *self.region.get_or_init(|| {
+            numbering_plan::prepare(self.calling_code);
             phonenumber::parse(None, &self.e164)
                 .ok()
                 .and_then(|parsed| parsed.country().id().map(Region))
@@ -222,11 +229,20 @@ impl PhoneNumber {
 
     pub fn line_type(&self) -> LineType {
         *self.line_type.get_or_init(|| {
+            numbering_plan::prepare(self.calling_code);
             phonenumber::parse(None, &self.e164).map_or(LineType::Other, |parsed| {
                 line_type_of(parsed.number_type(&phonenumber::metadata::DATABASE))
             })
         })
     }
+}
+
+/// The calling code `digits` (an international number without its `+`) start with. ITU
+/// calling codes are prefix-free, so exactly one of the first one to three digits is one.
+fn leading_calling_code(digits: &str) -> Option<u16> {
+    (1..=3)
+        .filter_map(|n| digits.get(..n)?.parse::<u16>().ok())
+        .find(|code| phonenumber::metadata::DATABASE.by_code(code).is_some())
 }
 
 fn line_type_of(kind: phonenumber::Type) -> LineType {

@@ -115,6 +115,14 @@ enum Command {
         #[command(flatten)]
         load: LoadArgs,
     },
+    /// Diagnostic beside S2: StartLogin for numbers of every country but the tenant's own, in
+    /// turn, each refused once parsed (INVALID_ARGUMENT: country not allowed).
+    S2Countries {
+        #[command(flatten)]
+        target: TargetArgs,
+        #[command(flatten)]
+        load: LoadArgs,
+    },
     /// S3: VerifyCode, 80 % right and 20 % wrong codes (needs the SMS provider of twostepd
     /// pointed at --sms-listen).
     S3 {
@@ -360,6 +368,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             load,
         } => runs::s1(&target, known, &sms, &load).await,
         Command::S2 { target, load } => runs::s2(&target, &load).await,
+        Command::S2Countries { target, load } => runs::s2_countries(&target, &load).await,
         Command::S3 {
             target,
             sms,

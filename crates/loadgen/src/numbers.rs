@@ -73,6 +73,28 @@ impl Numbers {
     }
 }
 
+/// One valid number (the numbering plan's example, mobile where there is one) for each
+/// country but `home`, in a fixed order.
+pub fn of_other_countries(home: &str) -> Vec<String> {
+    let mut numbers: Vec<(String, String)> = phonenumber::metadata::DATABASE
+        .iter()
+        .filter(|region| region.id() != home)
+        .filter_map(|region| {
+            let descriptors = region.descriptors();
+            let example = descriptors
+                .mobile()
+                .or(descriptors.fixed_line())
+                .and_then(|d| d.example())?;
+            let e164 = format!("+{}{example}", region.country_code());
+            let parsed = PhoneNumber::parse(&e164, None).ok()?;
+            let country = parsed.region()?;
+            (country.as_str() == region.id()).then(|| (region.id().to_owned(), e164))
+        })
+        .collect();
+    numbers.sort();
+    numbers.into_iter().map(|(_, e164)| e164).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashSet;
@@ -94,5 +116,19 @@ mod tests {
         }
         let distinct: HashSet<String> = (0..50_000u64).map(|i| numbers.get(i)).collect();
         assert_eq!(distinct.len(), 50_000);
+    }
+
+    #[test]
+    fn other_countries_numbers_are_valid_and_foreign() {
+        let numbers = of_other_countries("US");
+        assert!(numbers.len() > 200, "{} countries", numbers.len());
+        for n in &numbers {
+            let parsed = PhoneNumber::parse(n, None).unwrap();
+            assert_ne!(
+                parsed.region().map(|r| r.to_string()),
+                Some("US".to_owned()),
+                "{n}"
+            );
+        }
     }
 }

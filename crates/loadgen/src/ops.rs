@@ -51,6 +51,9 @@ pub enum Phones {
     Known(Vec<String>),
     /// One number, over and over (S2): after 10 sends, every answer is RESOURCE_EXHAUSTED.
     One(String),
+    /// Numbers of countries the tenant does not allow, in turn (`s2-countries`): every
+    /// answer is INVALID_ARGUMENT, after the number is parsed.
+    OtherCountries(Vec<String>),
 }
 
 pub struct PhoneLogin {
@@ -61,13 +64,15 @@ pub struct PhoneLogin {
 
 impl Op for PhoneLogin {
     async fn call(&self, seq: u64) -> Sample {
-        let (phone, limited_ok) = match &self.phones {
-            Phones::Distinct { numbers, offset } => (numbers.get(offset + seq), false),
-            Phones::Known(list) => {
-                let i = usize::try_from(seq % list.len().max(1) as u64).unwrap_or(0);
-                (list.get(i).cloned().unwrap_or_default(), false)
-            }
-            Phones::One(n) => (n.clone(), true),
+        let in_turn = |list: &Vec<String>| {
+            let i = usize::try_from(seq % list.len().max(1) as u64).unwrap_or(0);
+            list.get(i).cloned().unwrap_or_default()
+        };
+        let (phone, refusal) = match &self.phones {
+            Phones::Distinct { numbers, offset } => (numbers.get(offset + seq), None),
+            Phones::Known(list) => (in_turn(list), None),
+            Phones::One(n) => (n.clone(), Some(tonic::Code::ResourceExhausted)),
+            Phones::OtherCountries(list) => (in_turn(list), Some(tonic::Code::InvalidArgument)),
         };
         let req = self.tenant.req(target::phone_login_request(&phone));
         match self.conns.auth(seq).start_login(req).await {
@@ -78,8 +83,12 @@ impl Op for PhoneLogin {
                     expected: false,
                 },
             },
-            Err(s) if limited_ok && s.code() == tonic::Code::ResourceExhausted => Sample::Done {
-                code: "RESOURCE_EXHAUSTED",
+            Err(s) if refusal == Some(s.code()) => Sample::Done {
+                code: if s.code() == tonic::Code::ResourceExhausted {
+                    "RESOURCE_EXHAUSTED"
+                } else {
+                    "INVALID_ARGUMENT"
+                },
                 expected: true,
             },
             Err(s) => failed(&s),

@@ -10,7 +10,7 @@ use twostep_proto::v1 as pb;
 
 use crate::baselines::{self, HashCost, Scripts};
 use crate::engine::{self, Collected, Op};
-use crate::numbers::Numbers;
+use crate::numbers::{self, Numbers};
 use crate::ops::{self, Coded, Phones, Pool};
 use crate::procstat::Watch;
 use crate::result::{self, RunResult};
@@ -307,6 +307,23 @@ pub async fn s2(target: &TargetArgs, load: &LoadArgs) -> anyhow::Result<()> {
         phones: Phones::One(numbers.get(0)),
     };
     let r = drive("s2", Arc::new(op), load).await?;
+    r.emit(load.json.as_deref())
+}
+
+/// StartLogin for numbers of every country but the tenant's own, in turn: each refused once
+/// parsed (country not allowed), as an SMS-pumping spray across countries is.
+pub async fn s2_countries(target: &TargetArgs, load: &LoadArgs) -> anyhow::Result<()> {
+    let conns = connect(target).await?;
+    let tenant = target::create_tenant(&conns).await?;
+    let phones = numbers::of_other_countries(target::TENANT_COUNTRY);
+    let countries = phones.len();
+    let op = ops::PhoneLogin {
+        conns,
+        tenant,
+        phones: Phones::OtherCountries(phones),
+    };
+    let mut r = drive("s2-countries", Arc::new(op), load).await?;
+    r.note = format!("{countries} countries' numbers in turn");
     r.emit(load.json.as_deref())
 }
 

@@ -76,6 +76,9 @@ impl Tenant {
 
 /// A fresh tenant: phone login and registration allowed, US numbers, every code setting at
 /// its default, the abuse limits out of the way (see below).
+/// The bench tenant's default country, the only one it allows.
+pub const TENANT_COUNTRY: &str = "US";
+
 pub async fn create_tenant(conns: &Conns) -> anyhow::Result<Tenant> {
     let slug = format!("bench-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
     let tag: String = (0..8)
@@ -86,7 +89,7 @@ pub async fn create_tenant(conns: &Conns) -> anyhow::Result<Tenant> {
         two_step_admins: pb::TwoStepMode::Optional.into(),
         phone_login_allowed: true,
         phone_registration_allowed: true,
-        default_country: "US".to_owned(),
+        default_country: TENANT_COUNTRY.to_owned(),
         // A load test measures the path, not the abuse defences: the layered limits a
         // run would fill in seconds (tenant, country, API client, prefix, password per
         // IP) go to their maximum, and the conversion breaker is off (decoys never
