@@ -16,13 +16,15 @@ use twostep_core::audit_buffer::BufferedAuditLog;
 use twostep_core::clock::{Clock, SystemClock};
 use twostep_core::flows::api_clients::ApiClients;
 use twostep_core::flows::pumping::KillSwitch;
-use twostep_core::flows::{Deps, admin, session_retention, suspicious, tenants::TenantCache};
+use twostep_core::flows::{
+    Deps, admin, numbering_plans, session_retention, suspicious, tenants::TenantCache,
+};
 use twostep_core::otp::CodeKey;
 use twostep_core::password::{HashCost, PasswordHasher};
 use twostep_core::ports::SessionEvents;
 use twostep_core::ports::SmsSettingsStore;
 use twostep_core::ports::{
-    NoRiskSource, NumberRiskCheck, ShortLivedStore, SmsSender, StaticSimSwapList,
+    NoRiskSource, NumberRiskCheck, ShortLivedStore, SmsSender, StaticSimSwapList, TenantRepo,
 };
 use twostep_core::session_cache::CachedSessions;
 use twostep_proto::v1::account_service_server::AccountServiceServer;
@@ -282,6 +284,8 @@ impl Application {
             let deps = Arc::clone(&state.deps);
             tokio::spawn(async move { session_retention::run(&*deps.sessions, &*deps.clock).await })
         };
+        // One-shot and short: not aborted at shutdown.
+        tokio::spawn(prepare_numbering_plans(Arc::clone(&state.deps.tenants)));
         let memory_trimmer = settings
             .memory_trim_interval
             .map(|every| tokio::spawn(memory::run_trimmer(every)));
@@ -368,8 +372,8 @@ impl Application {
                 abandoned_watcher.abort();
                 session_pruner.abort();
                 if let Some(trimmer) = &memory_trimmer {
-            trimmer.abort();
-        }
+                    trimmer.abort();
+                }
                 stop_listeners(listeners, settings.shutdown_grace).await;
                 outbox_worker.stop(settings.shutdown_grace).await;
                 flush_audit(&deps).await;
@@ -398,6 +402,21 @@ impl Application {
         flush_audit(&deps).await;
         tracing::info!("stopped");
         Ok(())
+    }
+}
+
+/// Compiles the numbering plans of the tenants' countries before their first numbers
+/// arrive (`flows::numbering_plans`).
+async fn prepare_numbering_plans(tenants: Arc<dyn TenantRepo>) {
+    match numbering_plans::prepare_tenants_countries(&*tenants).await {
+        Ok(countries) => tracing::debug!(
+            countries,
+            "numbering plans of the tenants' countries compiled"
+        ),
+        Err(e) => tracing::warn!(
+            error = %e,
+            "reading the tenants' countries failed: their numbering plans compile on first use"
+        ),
     }
 }
 

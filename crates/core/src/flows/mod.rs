@@ -14,6 +14,7 @@ mod input;
 pub mod limits;
 pub mod lockout;
 pub mod login;
+pub mod numbering_plans;
 pub mod password_login;
 pub mod pumping;
 pub mod reauth;

@@ -45,6 +45,14 @@ pub(super) fn prepare(calling_code: u16) {
     }
 }
 
+/// Whether `calling_code`'s patterns were put in the cache by [`prepare`].
+#[cfg(test)]
+pub(super) fn is_prepared(calling_code: u16) -> bool {
+    PREPARED
+        .get(usize::from(calling_code))
+        .is_some_and(|prepared| prepared.get().is_some())
+}
+
 /// The calling code of `region` (`US` → 1), to prepare before reading national numbers in it.
 pub(super) fn calling_code_of(region: &str) -> Option<u16> {
     DATABASE.by_id(region).map(Metadata::country_code)
