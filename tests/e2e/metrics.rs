@@ -140,6 +140,11 @@ async fn metrics_count_calls_by_method_and_code_and_sms_by_provider() {
     );
     // No console provider's breaker (no router), and no number anywhere.
     assert!(!scrape.contains("twostep_sms_breaker_state{"), "{scrape}");
+    // No tenant has providers of its own: every state is there, at zero.
+    for state in ["closed", "half_open", "open"] {
+        let line = format!(r#"twostep_sms_tenant_breakers{{state="{state}"}} 0"#);
+        assert!(scrape.lines().any(|l| l == line), "no {line} in:\n{scrape}");
+    }
     let digits: String = phone.chars().filter(char::is_ascii_digit).collect();
     assert!(
         !scrape.contains(&digits[digits.len() - 7..]),

@@ -151,6 +151,7 @@ impl Application {
             )
             .with_verify(Arc::clone(&verify_services)),
         );
+        metrics.watch_tenant_breakers(Arc::clone(&sms_routing));
         let sender: Arc<dyn SmsSender> = Arc::clone(&sms_routing) as Arc<dyn SmsSender>;
         let outbox_key = match settings.outbox_key.clone() {
             Some(key) => key,

@@ -22,7 +22,7 @@ use twostep_core::ports::{
     OutgoingSms, PermanentKind, ProviderEntry, SendError, SentSms, SmsSender, SmsSettingsStore,
 };
 
-use crate::routing::Router;
+use crate::routing::{BreakerState, Router};
 use crate::verify_services::{self, VerifyServices};
 
 /// Builds a tenant's router from its provider entries (the server checks and converts them
@@ -92,10 +92,13 @@ impl TenantRouting {
                 reason: format!("tenant SMS settings unavailable: {e}"),
             })?;
         let is_text = |p: &&ProviderEntry| p.kind != verify_services::KIND;
+        let mut routers = self.routers.lock().unwrap_or_else(|e| e.into_inner());
         if !settings.providers.iter().any(|p| is_text(&p)) {
+            // A router of providers the tenant has since removed would still be counted by
+            // `tenant_breaker_states`.
+            routers.remove(&tenant);
             return Ok(self.global.clone());
         }
-        let mut routers = self.routers.lock().unwrap_or_else(|e| e.into_inner());
         if let Some((at, route)) = routers.get(&tenant)
             && *at == settings.updated_at
         {
@@ -122,6 +125,18 @@ impl TenantRouting {
         };
         routers.insert(tenant, (settings.updated_at, route.clone()));
         Ok(route)
+    }
+
+    /// The circuit breaker state of each of the tenants' own providers, for metrics. Only
+    /// the routers this instance has built are known: a tenant's is built by its first
+    /// message since the start or since its settings changed.
+    pub fn tenant_breaker_states(&self) -> Vec<BreakerState> {
+        let routers = self.routers.lock().unwrap_or_else(|e| e.into_inner());
+        routers
+            .values()
+            .filter_map(|(_, route)| route.router.as_ref())
+            .flat_map(|router| router.breaker_states().into_iter().map(|(_, state)| state))
+            .collect()
     }
 }
 
@@ -157,6 +172,7 @@ mod tests {
     use twostep_core::ports::{RepoError, SmsSettingsError, SmsText, TenantSmsSettings};
 
     use super::*;
+    use crate::routing::{BreakerPolicy, RouterPolicy};
 
     /// Answers `SentSms` naming itself.
     struct Named(&'static str);
@@ -276,6 +292,82 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(routing.send(&sms(a)).await.unwrap().provider, "global");
+    }
+
+    /// Answers every call with a retryable error, as a provider that is down.
+    struct Down;
+
+    #[async_trait]
+    impl SmsSender for Down {
+        fn name(&self) -> &str {
+            "down"
+        }
+        async fn send(&self, _: &OutgoingSms) -> Result<SentSms, SendError> {
+            Err(SendError::Retryable {
+                retry_after: None,
+                reason: "503".into(),
+            })
+        }
+    }
+
+    /// Each tenant's own providers are counted by their breakers' states, once their router is
+    /// built, and no longer once the tenant has gone back to the global providers.
+    #[tokio::test]
+    async fn the_tenants_breakers_are_reported_while_their_providers_are_set() {
+        let settings = Arc::new(Settings::default());
+        let build: Arc<BuildRouter> = Arc::new(|_: TenantId, entries: &[ProviderEntry]| {
+            let mut b = Router::builder(Arc::new(SystemClock)).policy(RouterPolicy {
+                max_retries: 0,
+                breaker: BreakerPolicy {
+                    failure_threshold: 1,
+                    ..BreakerPolicy::default()
+                },
+                ..RouterPolicy::default()
+            });
+            for e in entries {
+                let sender: Arc<dyn SmsSender> = if e.id == "down" {
+                    Arc::new(Down)
+                } else {
+                    Arc::new(Named("up"))
+                };
+                b = b.provider(e.id.clone(), sender);
+            }
+            b.build().map_err(|e| e.to_string())
+        });
+        let routing = TenantRouting::new(settings.clone(), global(), build);
+        let (a, b) = (TenantId::random(), TenantId::random());
+        let now = Utc::now();
+        let providers = |ids: &[&str]| TenantSmsSettings {
+            providers: ids.iter().map(|id| entry(id)).collect(),
+            updated_at: Some(now),
+            ..TenantSmsSettings::default()
+        };
+        settings
+            .put(a, providers(&["down", "up"]), now)
+            .await
+            .unwrap();
+        settings.put(b, providers(&["up"]), now).await.unwrap();
+        assert!(routing.tenant_breaker_states().is_empty(), "none built yet");
+
+        assert_eq!(routing.send(&sms(a)).await.unwrap().provider, "up");
+        routing.send(&sms(b)).await.unwrap();
+        let mut states = routing.tenant_breaker_states();
+        states.sort_by_key(|s| format!("{s:?}"));
+        assert_eq!(
+            states,
+            [
+                BreakerState::Closed,
+                BreakerState::Closed,
+                BreakerState::Open
+            ]
+        );
+
+        settings
+            .put(a, TenantSmsSettings::default(), now)
+            .await
+            .unwrap();
+        assert_eq!(routing.send(&sms(a)).await.unwrap().provider, "global");
+        assert_eq!(routing.tenant_breaker_states(), [BreakerState::Closed]);
     }
 
     #[tokio::test]

@@ -7,6 +7,8 @@
 //!   recorded outcomes);
 //! - `twostep_sms_breaker_state` by `provider` ([`breakers`]: the configured providers'
 //!   circuit breakers, read at each scrape);
+//! - `twostep_sms_tenant_breakers` by `state` ([`breakers`]: how many of the tenants' own
+//!   providers have their breaker closed, half-open or open);
 //! - `twostep_sms_receipts_total` by `outcome` ([`receipts`]: the delivery-receipt endpoints);
 //! - `twostep_log_lines_dropped_total` ([`logs`]: lines the log writer thread fell behind on);
 //! - `twostep_build_info` by `version`, always 1.
@@ -29,8 +31,8 @@ use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
-use twostep_sms_gateway::Router;
 use twostep_sms_gateway::outbox::OutboxObserver;
+use twostep_sms_gateway::{Router, TenantRouting};
 
 pub use grpc::{GrpcMethods, GrpcMetricsLayer, GrpcMetricsService, RpcName, code_name};
 pub use receipts::{ReceiptCounts, ReceiptOutcome};
@@ -83,11 +85,17 @@ impl Metrics {
     }
 
     /// Reports the circuit breakers of `router` (the configured providers') at each scrape.
-    /// Tenants' own routers are left out: their provider ids are unique within a tenant
-    /// only, and a tenant id is no label.
+    /// Tenants' own routers are counted apart ([`Metrics::watch_tenant_breakers`]): their
+    /// provider ids are unique within a tenant only, and a tenant id is no label.
     pub fn watch_breakers(&mut self, router: Arc<Router>) {
         self.registry
             .register_collector(Box::new(breakers::Breakers::new(router)));
+    }
+
+    /// Reports how many of the tenants' own providers have their breaker in each state.
+    pub fn watch_tenant_breakers(&mut self, routing: Arc<TenantRouting>) {
+        self.registry
+            .register_collector(Box::new(breakers::TenantBreakers::new(routing)));
     }
 
     /// The tower layer that counts and times gRPC calls.

@@ -259,3 +259,63 @@ fn the_configured_providers_breakers_are_read_at_each_scrape() {
         "{scrape}"
     );
 }
+
+/// No tenant has its own providers: the settings of every tenant are empty.
+struct NoTenantSettings;
+
+#[async_trait::async_trait]
+impl twostep_core::ports::SmsSettingsStore for NoTenantSettings {
+    async fn get(
+        &self,
+        _: twostep_core::ids::TenantId,
+    ) -> Result<
+        std::sync::Arc<twostep_core::ports::TenantSmsSettings>,
+        twostep_core::ports::RepoError,
+    > {
+        Ok(std::sync::Arc::default())
+    }
+    async fn put(
+        &self,
+        _: twostep_core::ids::TenantId,
+        settings: twostep_core::ports::TenantSmsSettings,
+        _: chrono::DateTime<chrono::Utc>,
+    ) -> Result<
+        std::sync::Arc<twostep_core::ports::TenantSmsSettings>,
+        twostep_core::ports::SmsSettingsError,
+    > {
+        Ok(std::sync::Arc::new(settings))
+    }
+}
+
+/// Every state has a series, zeros included, before any tenant's provider is used (which
+/// `TenantRouting`'s own tests count).
+#[test]
+fn the_tenants_breakers_are_counted_by_state() {
+    let global = twostep_sms_gateway::Route {
+        sender: std::sync::Arc::new(twostep_sms_gateway::ConsoleSink),
+        router: None,
+        kinds: std::sync::Arc::default(),
+        tenant_specific: false,
+    };
+    let routing = twostep_sms_gateway::TenantRouting::new(
+        std::sync::Arc::new(NoTenantSettings),
+        global,
+        std::sync::Arc::new(|_, _: &[_]| Err("no tenant providers here".to_owned())),
+    );
+    let mut metrics = metrics();
+    metrics.watch_tenant_breakers(std::sync::Arc::new(routing));
+    let scrape = metrics.encode().unwrap();
+    assert!(
+        scrape.contains("# TYPE twostep_sms_tenant_breakers gauge"),
+        "{scrape}"
+    );
+    assert_eq!(
+        samples(&scrape, "twostep_sms_tenant_breakers"),
+        [
+            r#"twostep_sms_tenant_breakers{state="closed"} 0"#,
+            r#"twostep_sms_tenant_breakers{state="half_open"} 0"#,
+            r#"twostep_sms_tenant_breakers{state="open"} 0"#,
+        ],
+        "{scrape}"
+    );
+}

@@ -149,7 +149,7 @@ impl Router {
                     if matches!(kind, PermanentKind::InvalidNumber | PermanentKind::Rejected) =>
                 {
                     permit.success();
-                    tracing::info!(provider = %p.name, to = ?sms.to, %reason, "number refused; not failing over");
+                    tracing::info!(tenant = %sms.tenant, provider = %p.name, to = ?sms.to, %reason, "number refused; not failing over");
                     return Err(SendError::Permanent {
                         kind,
                         reason: format!("{}: {reason}", p.name),
@@ -157,7 +157,7 @@ impl Router {
                 }
                 Err(SendError::Permanent { kind, reason }) => {
                     permit.failure(self.clock.now());
-                    tracing::warn!(provider = %p.name, to = ?sms.to, %reason, "provider failed; failing over");
+                    tracing::warn!(tenant = %sms.tenant, provider = %p.name, to = ?sms.to, %reason, "provider failed; failing over");
                     seen.permanent(&p.name, kind, &reason);
                     return Ok(None);
                 }
@@ -166,7 +166,7 @@ impl Router {
                     reason,
                 }) => {
                     permit.failure(self.clock.now());
-                    tracing::warn!(provider = %p.name, to = ?sms.to, %reason, retry, "provider failed; may retry");
+                    tracing::warn!(tenant = %sms.tenant, provider = %p.name, to = ?sms.to, %reason, retry, "provider failed; may retry");
                     seen.retryable(&p.name, &reason);
                     if retry == self.policy.max_retries {
                         return Ok(None);
