@@ -17,6 +17,7 @@ use twostep_core::otp::CodeKey;
 use twostep_core::password::{HashCost, HashPriority};
 use twostep_sms_gateway::OutboxKey;
 
+mod audit;
 mod auth;
 mod http;
 mod metrics;
@@ -24,6 +25,7 @@ mod risk;
 mod sessions;
 mod sms;
 
+pub use audit::RawAudit;
 pub use auth::{AuthSettings, RawAuth, RawTls, TlsSettings};
 pub use http::{HttpSettings, RawHttp, default_callback, receipt_path, tenant_receipt_path};
 pub use metrics::{MetricsSettings, RawMetrics};
@@ -50,6 +52,7 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "auth",
     "risk",
     "sessions",
+    "audit",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,6 +106,8 @@ pub struct Settings {
     pub risk: RiskSettings,
     /// `[sessions]`: the cache of validated sessions.
     pub session_cache: twostep_core::session_cache::SessionCacheConfig,
+    /// `[audit]`: how long audit events are kept; `None` keeps every event.
+    pub audit_retention: Option<chrono::TimeDelta>,
     /// `[http]`: the delivery-receipt listener; `None` when off.
     pub http: Option<HttpSettings>,
     /// `[metrics]`: the Prometheus listener; `None` when off.
@@ -144,6 +149,7 @@ pub struct RawSettings {
     pub auth: RawAuth,
     pub risk: RawRisk,
     pub sessions: RawSessions,
+    pub audit: RawAudit,
     pub http: RawHttp,
     pub metrics: RawMetrics,
 }
@@ -225,6 +231,7 @@ impl Default for RawSettings {
             auth: RawAuth::default(),
             risk: RawRisk::default(),
             sessions: RawSessions::default(),
+            audit: RawAudit::default(),
             http: RawHttp::default(),
             metrics: RawMetrics::default(),
         }
@@ -382,6 +389,7 @@ fn validate(
     let tls = auth::validate_tls(raw.server.tls.as_ref())?;
     let risk = risk::validate_risk(&raw.risk)?;
     let session_cache = sessions::validate_sessions(&raw.sessions)?;
+    let audit_retention = audit::validate_audit(&raw.audit)?;
     let listen_addr = parse_listen_addr(
         "server.listen_addr",
         &raw.server.listen_addr,
@@ -566,6 +574,7 @@ fn validate(
         tls,
         risk,
         session_cache,
+        audit_retention,
         http,
         metrics,
     })

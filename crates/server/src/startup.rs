@@ -17,7 +17,8 @@ use twostep_core::clock::{Clock, SystemClock};
 use twostep_core::flows::api_clients::ApiClients;
 use twostep_core::flows::pumping::KillSwitch;
 use twostep_core::flows::{
-    Deps, admin, numbering_plans, session_retention, suspicious, tenants::TenantCache,
+    Deps, admin, audit_retention, numbering_plans, session_retention, suspicious,
+    tenants::TenantCache,
 };
 use twostep_core::otp::CodeKey;
 use twostep_core::password::{HashCost, PasswordHasher};
@@ -287,6 +288,10 @@ impl Application {
         };
         // One-shot and short: not aborted at shutdown.
         tokio::spawn(prepare_numbering_plans(Arc::clone(&state.deps.tenants)));
+        let audit_pruner = settings.audit_retention.map(|keep| {
+            let (audit, clock) = (database.audit(), Arc::clone(&state.deps.clock));
+            tokio::spawn(async move { audit_retention::run(&audit, keep, &*clock).await })
+        });
         let memory_trimmer = settings
             .memory_trim_interval
             .map(|every| tokio::spawn(memory::run_trimmer(every)));
@@ -372,6 +377,9 @@ impl Application {
                 watcher.abort();
                 abandoned_watcher.abort();
                 session_pruner.abort();
+                if let Some(pruner) = &audit_pruner {
+                    pruner.abort();
+                }
                 if let Some(trimmer) = &memory_trimmer {
                     trimmer.abort();
                 }
@@ -386,6 +394,9 @@ impl Application {
         watcher.abort();
         abandoned_watcher.abort();
         session_pruner.abort();
+        if let Some(pruner) = &audit_pruner {
+            pruner.abort();
+        }
         if let Some(trimmer) = &memory_trimmer {
             trimmer.abort();
         }

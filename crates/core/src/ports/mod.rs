@@ -21,7 +21,7 @@ pub use outbox::{
     OutboxStatus, ReceiptOutcome, ReceiptScope, ReceiptStatus, STAND_IN_EXPIRY, SealedBody,
 };
 pub use provider_codes::{NoProviderCodes, ProviderCodeError, ProviderCodes};
-pub use records::{AuditLog, BackupCodeRepo, ConsumedChallenges, StoredBackupCode};
+pub use records::{AuditLog, AuditRetention, BackupCodeRepo, ConsumedChallenges, StoredBackupCode};
 pub use repos::{RepoError, SessionRepo, TenantRepo, TenantUpdate, UserRepo};
 pub use session_events::{BadRevocation, Revocation, RevocationListener, SessionEvents};
 pub use short_lived::{

@@ -72,6 +72,14 @@ pub trait AuditLog: Send + Sync + 'static {
     ) -> Result<Vec<AuditEvent>, RepoError>;
 }
 
+/// Deleting audit events past their retention (`flows::audit_retention`). Apart from
+/// [`AuditLog`], which the request path writes through a buffer: only the durable store prunes.
+#[async_trait]
+pub trait AuditRetention: Send + Sync + 'static {
+    /// Deletes at most `limit` events that happened before `before`; returns how many.
+    async fn prune_before(&self, before: DateTime<Utc>, limit: u32) -> Result<u64, RepoError>;
+}
+
 /// A durable record of every code that was accepted. The short-lived store already consumes a
 /// challenge atomically, but Redis replication is asynchronous: after a failover to a replica
 /// that missed the consumption, the same code would verify again. Recording the consumption

@@ -34,6 +34,15 @@ fn a_memory_trim_interval_of_zero_turns_the_trimmer_off() {
 }
 
 #[test]
+fn audit_events_are_kept_unless_a_retention_is_set() {
+    assert_eq!(load_from(None, &env(&[])).unwrap().audit_retention, None);
+    let s = load_from(None, &env(&[("TWOSTEP_AUDIT__RETENTION_DAYS", "400")])).unwrap();
+    assert_eq!(s.audit_retention, Some(chrono::TimeDelta::days(400)));
+    let err = load_err(None, &[("TWOSTEP_AUDIT__RETENTION_DAYS", "36501")]);
+    assert!(err.contains("audit.retention_days"), "{err}");
+}
+
+#[test]
 fn environment_variables_override_with_double_underscores() {
     let s = load_from(
         None,

@@ -18,6 +18,7 @@ mod m0006_api_clients;
 mod m0007_account_lockouts;
 mod m0008_tenant_sms_settings;
 mod m0009_session_expiry_index;
+mod m0010_audit_time_index;
 
 /// The migrations of twostep, oldest first.
 pub(crate) struct Migrator;
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0007_account_lockouts::Migration),
             Box::new(m0008_tenant_sms_settings::Migration),
             Box::new(m0009_session_expiry_index::Migration),
+            Box::new(m0010_audit_time_index::Migration),
         ]
     }
 }

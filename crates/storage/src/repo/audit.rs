@@ -8,15 +8,17 @@
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Query;
 use sea_orm::{
     ColumnTrait, Condition, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter,
     QueryOrder, QuerySelect,
 };
 use twostep_core::audit::{Actor, AuditEvent, AuditFilter, AuditKind};
 use twostep_core::ids::{TenantId, UserId};
-use twostep_core::ports::{AuditLog, RepoError};
+use twostep_core::ports::{AuditLog, AuditRetention, RepoError};
 
-use super::db_time;
+use super::{db_time, delete_batch};
 use crate::entity::audit_event::{self, Column, Entity};
 use crate::error::{corrupt, repo_err};
 
@@ -118,6 +120,21 @@ impl AuditLog for SqlAuditLog {
             .await
             .map_err(repo_err)?;
         rows.into_iter().map(to_event).collect()
+    }
+}
+
+#[async_trait]
+impl AuditRetention for SqlAuditLog {
+    #[tracing::instrument(skip(self))]
+    async fn prune_before(&self, before: DateTime<Utc>, limit: u32) -> Result<u64, RepoError> {
+        // The batch walks `ix_audit_events_at`.
+        let batch = Query::select()
+            .column(Column::Id)
+            .from(Entity)
+            .and_where(Column::At.lt(db_time(before)))
+            .limit(u64::from(limit))
+            .to_owned();
+        delete_batch::<Entity>(&self.db, Column::Id, batch).await
     }
 }
 

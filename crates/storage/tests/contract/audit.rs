@@ -1,4 +1,4 @@
-//! `AuditLog`: recording, filtering, paging newest first, tenant isolation.
+//! `AuditLog`: recording, filtering, paging newest first, tenant isolation; `AuditRetention`.
 
 use std::cmp::Reverse;
 use std::collections::BTreeMap;
@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use twostep_core::audit::{Actor, AuditEvent, AuditFilter, AuditKind};
 use twostep_core::ids::{TenantId, UserId};
-use twostep_core::ports::AuditLog;
+use twostep_core::ports::{AuditLog, AuditRetention};
 use twostep_storage::Database;
 
 use crate::fixtures::{audit_event, now, seeded_user};
@@ -24,6 +24,7 @@ contract!(
     paging_with_before_keeps_the_filter,
     tenants_see_only_their_own_events,
     a_cursor_of_another_tenant_or_of_nothing_gives_an_empty_page,
+    prune_deletes_events_before_the_cut_off_of_every_tenant_a_batch_at_a_time,
 );
 
 /// A whole second, so that offsets from it exercise every fraction length SQLite stores.
@@ -510,4 +511,32 @@ async fn a_cursor_of_another_tenant_or_of_nothing_gives_an_empty_page(db: Databa
         .await
         .is_empty()
     );
+}
+
+async fn prune_deletes_events_before_the_cut_off_of_every_tenant_a_batch_at_a_time(db: Database) {
+    let (a, _) = seeded_user(&db).await;
+    let (b, _) = seeded_user(&db).await;
+    let t = base();
+    let old_a = audit_event(a.id, t - Duration::days(2), AuditKind::LoginSucceeded);
+    let old_b = audit_event(
+        b.id,
+        t - Duration::microseconds(1),
+        AuditKind::TenantUpdated,
+    );
+    let at_cut_off = audit_event(a.id, t, AuditKind::LoginSucceeded);
+    let newer = audit_event(
+        b.id,
+        t + Duration::milliseconds(1),
+        AuditKind::TenantUpdated,
+    );
+    record_all(&db, &[&old_a, &old_b, &at_cut_off, &newer]).await;
+
+    let audit = db.audit();
+    // At most `limit` at a time, of any tenant; the cut-off is strict.
+    assert_eq!(audit.prune_before(t, 1).await.unwrap(), 1);
+    assert_eq!(audit.prune_before(t, 100).await.unwrap(), 1);
+    assert_eq!(audit.prune_before(t, 100).await.unwrap(), 0);
+    let all = AuditFilter::default();
+    assert_eq!(ids(&list(&db, a.id, &all, None, 10).await), [at_cut_off.id]);
+    assert_eq!(ids(&list(&db, b.id, &all, None, 10).await), [newer.id]);
 }
