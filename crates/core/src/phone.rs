@@ -9,6 +9,7 @@ use std::sync::OnceLock;
 
 use phonenumber::country;
 
+mod lookup;
 mod numbering_plan;
 
 /// An ISO 3166-1 alpha-2 region that the phone-number metadata knows, such as `US` or `NL`.
@@ -156,29 +157,36 @@ impl PhoneNumber {
         if parsed.extension().is_some() {
             return Err(PhoneError::Invalid);
         }
-        // `is_valid` is "the number's type is known", and each type lookup runs dozens of
+        // Valid means "the number's type is known", and each type check runs dozens of
         // metadata regexes, each behind the phonenumber crate's global regex cache (a lock and
         // two hashes of the pattern): the costliest part of a StartLogin's and of a refused
-        // send's CPU. One lookup serves validity and the pumping check's line type when the
-        // two read the same digits: `is_valid` reads the national number with its leading
-        // zeros and `number_type` without, so a number with leading zeros (Italy's) keeps
-        // both lookups.
+        // send's CPU. One search of the calling code's regions (`lookup`) gives the validity,
+        // the region and the pumping check's line type, where the crate's own calls search
+        // three times. It reads the national number without its leading zeros, and the
+        // crate's `is_valid` with them, so a number with leading zeros (Italy's) keeps the
+        // crate's calls.
         let line_type = OnceLock::new();
-        let valid = if parsed.national().zeros() == 0 {
-            let kind = parsed.number_type(&phonenumber::metadata::DATABASE);
+        let calling_code = parsed.code().value();
+        let region = if parsed.national().zeros() == 0 {
+            let national = parsed.national().value().to_string();
+            let (meta, kind) =
+                lookup::metadata_and_type(calling_code, &national).ok_or(PhoneError::Invalid)?;
+            if kind == phonenumber::Type::Unknown {
+                return Err(PhoneError::Invalid);
+            }
             let _ = line_type.set(line_type_of(kind));
-            kind != phonenumber::Type::Unknown
+            meta.id().parse().ok().map(Region)
         } else {
-            parsed.is_valid()
+            if !parsed.is_valid() {
+                return Err(PhoneError::Invalid);
+            }
+            parsed.country().id().map(Region)
         };
-        if !valid {
-            return Err(PhoneError::Invalid);
-        }
         let e164 = parsed.format().mode(phonenumber::Mode::E164).to_string();
         Ok(Self {
             e164,
-            calling_code: parsed.code().value(),
-            region: OnceLock::from(parsed.country().id().map(Region)),
+            calling_code,
+            region: OnceLock::from(region),
             line_type,
         })
     }
