@@ -145,9 +145,8 @@ impl PhoneNumber {
             Some(rest) if !rest.is_empty() => format!("+{rest}"),
             _ => compact,
         };
-        if let Some(code) = default_region.and_then(|r| numbering_plan::calling_code_of(r.as_str()))
-        {
-            numbering_plan::prepare(code);
+        if let Some(region) = default_region {
+            prepare_numbering_plan(region);
         }
         if let Some(code) = normalised.strip_prefix('+').and_then(leading_calling_code) {
             numbering_plan::prepare(code);
