@@ -116,8 +116,8 @@ pub fn prepare_numbering_plan(region: Region) {
     }
 }
 
-/// Whether the numbering plan of `region` has been prepared in this process.
-#[cfg(test)]
+/// Whether the numbering plan of `region` has been prepared in this process: a hash lookup
+/// and an atomic load, cheap enough to ask before handing a preparation to another thread.
 pub(crate) fn numbering_plan_prepared(region: Region) -> bool {
     numbering_plan::calling_code_of(region.as_str()).is_some_and(numbering_plan::is_prepared)
 }

@@ -15,7 +15,7 @@ use crate::error::CoreError;
 use crate::flows::audit::{self, Event};
 use crate::flows::codes::otp_account;
 use crate::flows::password_login::password_account;
-use crate::flows::{Deps, tenants};
+use crate::flows::{Deps, numbering_plans, tenants};
 use crate::ids::{TenantId, UserId};
 use crate::password_policy::{self, Context};
 use crate::phone::PhoneNumber;
@@ -71,6 +71,9 @@ pub async fn create_tenant(
         created_at: deps.clock.now(),
     };
     deps.tenants.create(&tenant).await?;
+    // Not in the tenant cache yet (its first request reads it), so its countries' plans are
+    // compiled now, before that request would (`numbering_plans`).
+    numbering_plans::prepare_new_countries(&tenant);
     tracing::info!(tenant = %tenant.id, slug = %tenant.slug, "tenant created");
     let event = Event::new(AuditKind::TenantCreated)
         .actor(actor.clone())

@@ -6,10 +6,15 @@
 //! the hot path. A policy change made through another instance takes effect here within
 //! [`FRESH_FOR`] plus one database read; one made through this instance
 //! ([`TenantCache::put`]) at once.
+//!
+//! Every copy that enters the cache, read or put, has its countries' numbering plans compiled
+//! off the runtime's workers if they are not yet (`numbering_plans`: why); a copy served from
+//! the cache does no such work.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::numbering_plans;
 use super::refreshing_cache::RefreshingCache;
 use crate::ids::TenantId;
 use crate::ports::{RepoError, TenantRepo};
@@ -47,13 +52,34 @@ impl TenantCache {
     ) -> Result<Option<Arc<Tenant>>, RepoError> {
         let repo = Arc::clone(repo);
         self.0
-            .get(id, move |id| async move { repo.get(id).await })
+            .get(id, move |id| async move {
+                let tenant = repo.get(id).await?;
+                // Only a read copy gets here, first read or refresh: how this instance learns
+                // of a tenant created, or given new countries, after its start.
+                if let Some(tenant) = &tenant {
+                    numbering_plans::prepare_new_countries(tenant);
+                }
+                Ok(tenant)
+            })
             .await
     }
 
     /// Stores a tenant just changed by this instance; a refresh already running does not
     /// overwrite it.
     pub fn put(&self, tenant: Tenant) -> Arc<Tenant> {
+        numbering_plans::prepare_new_countries(&tenant);
         self.0.put(tenant.id, tenant)
+    }
+
+    /// A cache whose copies are read again once `fresh_for` old, for tests that cannot wait
+    /// [`FRESH_FOR`].
+    #[cfg(test)]
+    pub(super) fn with_ages(fresh_for: Duration, served_for: Duration) -> Self {
+        Self(RefreshingCache::new(
+            "tenant",
+            fresh_for,
+            served_for,
+            MAX_TENANTS,
+        ))
     }
 }

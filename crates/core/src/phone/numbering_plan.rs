@@ -45,8 +45,8 @@ pub(super) fn prepare(calling_code: u16) {
     }
 }
 
-/// Whether `calling_code`'s patterns were put in the cache by [`prepare`].
-#[cfg(test)]
+/// Whether `calling_code`'s patterns were put in the cache by [`prepare`]; `false` while
+/// another thread still prepares them.
 pub(super) fn is_prepared(calling_code: u16) -> bool {
     PREPARED
         .get(usize::from(calling_code))
