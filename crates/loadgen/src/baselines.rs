@@ -84,6 +84,7 @@ impl Scripts {
         );
         let store = RedisStore::connect(RedisConfig {
             url: url.to_owned(),
+            sentinel_password: None,
             key_prefix: prefix.clone(),
             command_timeout: Duration::from_secs(5),
         })

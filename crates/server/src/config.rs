@@ -117,6 +117,8 @@ pub struct Settings {
 #[derive(Debug, Clone)]
 pub struct RedisSettings {
     pub url: SecretString,
+    /// The Sentinels' own password, for a `redis+sentinel://` URL.
+    pub sentinel_password: Option<SecretString>,
     pub command_timeout: Duration,
     pub key_prefix: String,
 }
@@ -178,6 +180,8 @@ pub struct RawDatabase {
 pub struct RawRedis {
     /// Unset: the in-memory store (one process only).
     pub url: Option<String>,
+    /// The Sentinels' own password (`requirepass`), for a `redis+sentinel://` URL only.
+    pub sentinel_password: Option<String>,
     pub command_timeout_ms: u64,
     pub key_prefix: String,
 }
@@ -265,6 +269,7 @@ impl Default for RawRedis {
     fn default() -> Self {
         Self {
             url: None,
+            sentinel_password: None,
             command_timeout_ms: 500,
             key_prefix: "ts:".to_owned(),
         }
@@ -426,24 +431,30 @@ fn validate(
         }
         None => None,
         Some(url) => {
-            let known = [
-                "redis://",
-                "rediss://",
-                "redis+cluster://",
-                "rediss+cluster://",
-                "unix://",
-            ];
-            if !known.iter().any(|p| url.starts_with(p)) {
-                return Err(bad(
-                    "redis.url",
-                    "must start with redis://, rediss://, redis+cluster:// or rediss+cluster://",
-                ));
+            let sentinel_password = raw
+                .redis
+                .sentinel_password
+                .as_deref()
+                .filter(|p| !p.is_empty());
+            // The store's own parser, so that a bad URL is refused here, naming its problem
+            // (never the URL, which may carry a password), before anything is started.
+            let mut form = twostep_shortlived::RedisConfig::new(url);
+            form.sentinel_password = sentinel_password.map(str::to_owned);
+            if let Err(e) = form.parse_url() {
+                let key = match e {
+                    twostep_shortlived::RedisConfigError::SentinelPasswordUnused => {
+                        "redis.sentinel_password"
+                    }
+                    _ => "redis.url",
+                };
+                return Err(bad(key, e));
             }
             if raw.redis.command_timeout_ms == 0 {
                 return Err(bad("redis.command_timeout_ms", "must be positive"));
             }
             Some(RedisSettings {
                 url: SecretString::from(url.to_owned()),
+                sentinel_password: sentinel_password.map(|p| SecretString::from(p.to_owned())),
                 command_timeout: Duration::from_millis(raw.redis.command_timeout_ms),
                 key_prefix: raw.redis.key_prefix.clone(),
             })

@@ -104,6 +104,10 @@ impl Application {
                 Some(redis) => {
                     let store = RedisStore::connect(RedisConfig {
                         url: redis.url.expose_secret().to_owned(),
+                        sentinel_password: redis
+                            .sentinel_password
+                            .as_ref()
+                            .map(|p| p.expose_secret().to_owned()),
                         key_prefix: redis.key_prefix.clone(),
                         command_timeout: redis.command_timeout,
                     })

@@ -64,6 +64,7 @@ fn main() {
 async fn run(url: String) {
     let config = RedisConfig {
         url,
+        sentinel_password: None,
         key_prefix: format!("bench:{}:", uuid::Uuid::new_v4().simple()),
         command_timeout: Duration::from_secs(5),
     };

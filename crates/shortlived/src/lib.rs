@@ -18,9 +18,17 @@
 //! | `rediss://[user:password@]host[:port][/db]` | one server, TLS (rustls, system roots) |
 //! | `redis+cluster://[user:password@]host1:port1,host2:port2,...` | Redis Cluster, plain TCP |
 //! | `rediss+cluster://[user:password@]host1:port1,host2:port2,...` | Redis Cluster, TLS |
+//! | `redis+sentinel://[user:password@]host1[:port1],host2[:port2],.../name[/db]` | the primary the Sentinels call `name`, plain TCP |
+//! | `rediss+sentinel://[user:password@]host1[:port1],.../name[/db]` | the same, TLS to the Sentinels and the primary |
 //!
 //! The cluster forms list one or more seed nodes, comma-separated (the client discovers the
 //! rest); credentials, when given, apply to every node, and they take no path or query.
+//! The sentinel forms list one or more Sentinels (port 26379 unless given), then the name of
+//! the primary as their `sentinel monitor` line says it; the credentials and database are the
+//! primary's, and the Sentinels' own password, if they have one, is
+//! `RedisConfig::sentinel_password`. The store connects to the primary the Sentinels name,
+//! asks them again every second, and reconnects when they name another or when the primary
+//! fails.
 //! A standalone server is reached through one shared multiplexed connection (redis-rs
 //! `ConnectionManager`), a cluster through one cluster connection: no pool.
 //!

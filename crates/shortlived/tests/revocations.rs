@@ -90,6 +90,7 @@ async fn two_instances(var: &str) -> (RedisSessionEvents, RedisSessionEvents) {
     for _ in 0..2 {
         let store = RedisStore::connect(RedisConfig {
             url: env(var),
+            sentinel_password: None,
             key_prefix: prefix.clone(),
             command_timeout: Duration::from_secs(3),
         })
@@ -225,6 +226,7 @@ async fn a_subscription_to_an_unreachable_redis_never_resumes() {
     };
     let store = RedisStore::connect(RedisConfig {
         url: format!("redis://127.0.0.1:{port}"),
+        sentinel_password: None,
         key_prefix: "test:".to_owned(),
         command_timeout: Duration::from_millis(200),
     })

@@ -1,3 +1,4 @@
+use secrecy::ExposeSecret;
 use std::io::Write;
 
 use super::*;
@@ -448,4 +449,56 @@ fn tls_files_must_exist() {
         ],
     );
     assert!(e.contains("server.tls."), "{e}");
+}
+
+#[test]
+fn redis_behind_sentinels_is_configured_by_url_and_password() {
+    let s = load_from(
+        None,
+        &env(&[
+            (
+                "TWOSTEP_REDIS__URL",
+                "redis+sentinel://:data-pw@10.0.0.1:26379,10.0.0.2:26379/twostep",
+            ),
+            ("TWOSTEP_REDIS__SENTINEL_PASSWORD", "sentinel-pw"),
+        ]),
+    )
+    .unwrap();
+    let redis = s.redis.unwrap();
+    assert_eq!(
+        redis
+            .sentinel_password
+            .as_ref()
+            .map(|p| p.expose_secret().to_owned()),
+        Some("sentinel-pw".to_owned())
+    );
+    let shown = format!("{redis:?}");
+    assert!(
+        !shown.contains("sentinel-pw") && !shown.contains("data-pw"),
+        "{shown}"
+    );
+
+    // A bad URL is refused at start-up, naming the problem and not the URL.
+    let e = load_err(
+        None,
+        &[(
+            "TWOSTEP_REDIS__URL",
+            "redis+sentinel://:data-pw@10.0.0.1:26379",
+        )],
+    );
+    assert!(
+        e.contains("redis.url") && e.contains("names the primary"),
+        "{e}"
+    );
+    assert!(!e.contains("data-pw"), "{e}");
+    let e = load_err(
+        None,
+        &[
+            ("TWOSTEP_REDIS__URL", "redis://127.0.0.1:6379"),
+            ("TWOSTEP_REDIS__SENTINEL_PASSWORD", "sentinel-pw"),
+        ],
+    );
+    assert!(e.contains("redis.sentinel_password"), "{e}");
+    let e = load_err(None, &[("TWOSTEP_REDIS__URL", "memcached://127.0.0.1")]);
+    assert!(e.contains("redis.url") && e.contains("scheme"), "{e}");
 }

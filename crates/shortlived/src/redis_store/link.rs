@@ -9,12 +9,17 @@
 //! created in a background task; until it exists every call fails as unavailable, and a failed
 //! attempt is retried after [`RETRY_DELAY`], on demand.
 //!
+//! Behind Sentinels, the primary's address is asked of the Sentinels and then reached like a
+//! standalone server (`link/sentinel.rs`). The connection is rebuilt, which asks them again,
+//! as soon as they name another primary, and after [`SENTINEL_RESET_AFTER`] of failures
+//! (the old address refusing connections, or answering READONLY once demoted).
+//!
 //! As a last resort, a connection that has only failed (no success) for [`RESET_AFTER`] is
 //! thrown away and built again from scratch, so that no state the client cannot get out of
 //! (an initial connect that failed for a reason it does not retry, say) outlives a Redis
 //! outage. Calls never wait for any of this longer than their own timeout.
 
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use futures::FutureExt;
@@ -22,14 +27,21 @@ use futures::future::{BoxFuture, Shared};
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterClient;
 use redis::cluster_async::ClusterConnection;
-use redis::{Cmd, Pipeline, RedisError, RedisFuture, Value};
+use redis::{Client, Cmd, ErrorKind, Pipeline, RedisError, RedisFuture, Value};
 
 use super::config::{RedisUrl, UrlKind};
+
+mod sentinel;
+
+use sentinel::Primary;
 
 /// How long after a failed attempt to create a cluster connection the next one starts.
 pub(super) const RETRY_DELAY: Duration = Duration::from_millis(500);
 /// How long a connection may fail without one success before it is rebuilt.
 pub(super) const RESET_AFTER: Duration = Duration::from_secs(5);
+/// The same behind Sentinels, shorter: failing calls there most likely mean a failover, and
+/// rebuilding is how the new primary is found.
+pub(super) const SENTINEL_RESET_AFTER: Duration = Duration::from_secs(1);
 
 /// A connection of either kind; cheap to clone (clones share the connection).
 #[derive(Clone)]
@@ -50,7 +62,15 @@ enum Target {
         client: redis::Client,
         config: ConnectionManagerConfig,
     },
-    Cluster(ClusterClient),
+    Cluster {
+        client: ClusterClient,
+        /// One client per seed node, for the revocation subscriber.
+        seeds: Vec<Client>,
+    },
+    Sentinel {
+        primary: Arc<Primary>,
+        config: ConnectionManagerConfig,
+    },
 }
 
 struct State {
@@ -66,23 +86,26 @@ impl Link {
     pub(super) fn new(url: &RedisUrl, timeout: Duration) -> Result<Self, RedisError> {
         let target = match &url.kind {
             UrlKind::Standalone(url) => Target::Standalone {
-                client: redis::Client::open(url.as_str())?,
-                config: ConnectionManagerConfig::new()
-                    .set_connection_timeout(Some(timeout))
-                    .set_response_timeout(Some(timeout))
-                    .set_min_delay(Duration::from_millis(50))
-                    .set_max_delay(Duration::from_secs(1))
-                    .set_number_of_retries(8),
+                client: Client::open(url.as_str())?,
+                config: manager_config(timeout),
             },
-            UrlKind::Cluster(nodes) => Target::Cluster(
-                ClusterClient::builder(nodes.iter().map(String::as_str))
+            UrlKind::Cluster(nodes) => Target::Cluster {
+                client: ClusterClient::builder(nodes.iter().map(String::as_str))
                     .connection_timeout(timeout)
                     .response_timeout(timeout)
                     // No resends of its own: it would resend a counting script whose
                     // reply was lost. The store resends what is safe (RedisStore::run).
                     .retries(0)
                     .build()?,
-            ),
+                seeds: nodes
+                    .iter()
+                    .map(|n| Client::open(n.as_str()))
+                    .collect::<Result<_, _>>()?,
+            },
+            UrlKind::Sentinel(url) => Target::Sentinel {
+                primary: Primary::new(url, timeout)?,
+                config: manager_config(timeout),
+            },
         };
         let conn = target.connect();
         let state = State {
@@ -103,6 +126,19 @@ impl Link {
         connecting.await
     }
 
+    /// A client for the revocation subscriber's own connection: the server, the seed node
+    /// `attempt` names in turn, or the primary the Sentinels name now.
+    pub(super) async fn subscriber_client(&self, attempt: usize) -> Result<Client, RedisError> {
+        match &self.target {
+            Target::Standalone { client, .. } => Ok(client.clone()),
+            Target::Cluster { seeds, .. } => seeds
+                .get(attempt % seeds.len().max(1))
+                .cloned()
+                .ok_or_else(|| RedisError::from((ErrorKind::Io, "no cluster seed node"))),
+            Target::Sentinel { primary, .. } => primary.lookup().await,
+        }
+    }
+
     /// Tells the link how a call on its connection ended: `true` for an answer (even an
     /// error reply), `false` when Redis was out of reach.
     pub(super) fn report(&self, reached: bool) {
@@ -117,15 +153,19 @@ impl Link {
     fn current(&self) -> Connecting {
         let mut state = self.lock();
         let now = Instant::now();
-        let rebuild = match state.conn.peek() {
-            Some(Err(_)) => now.duration_since(state.since) >= RETRY_DELAY,
-            Some(Ok(_)) | None => {
-                state
-                    .failing_since
-                    .is_some_and(|t| now.duration_since(t) >= RESET_AFTER)
-                    && now.duration_since(state.since) >= RESET_AFTER
-            }
-        };
+        let moved = matches!(&self.target, Target::Sentinel { primary, .. } if primary.moved())
+            && now.duration_since(state.since) >= RETRY_DELAY;
+        let rebuild = moved
+            || match state.conn.peek() {
+                Some(Err(_)) => now.duration_since(state.since) >= RETRY_DELAY,
+                Some(Ok(_)) | None => {
+                    let reset_after = self.target.reset_after();
+                    state
+                        .failing_since
+                        .is_some_and(|t| now.duration_since(t) >= reset_after)
+                        && now.duration_since(state.since) >= reset_after
+                }
+            };
         if rebuild {
             tracing::warn!("redis: rebuilding the connection after failures");
             state.conn = self.target.connect();
@@ -144,6 +184,13 @@ impl Link {
 // === impl Target ===
 
 impl Target {
+    fn reset_after(&self) -> Duration {
+        match self {
+            Target::Sentinel { .. } => SENTINEL_RESET_AFTER,
+            Target::Standalone { .. } | Target::Cluster { .. } => RESET_AFTER,
+        }
+    }
+
     fn connect(&self) -> Connecting {
         match self {
             Target::Standalone { client, config } => {
@@ -151,7 +198,7 @@ impl Target {
                     .map(Conn::Standalone);
                 futures::future::ready(res).boxed().shared()
             }
-            Target::Cluster(client) => {
+            Target::Cluster { client, .. } => {
                 let client = client.clone();
                 // Spawned so that the attempt goes on while no call is waiting for it.
                 let task = tokio::spawn(async move { client.get_async_connection().await });
@@ -167,8 +214,37 @@ impl Target {
                 .boxed()
                 .shared()
             }
+            Target::Sentinel { primary, config } => {
+                let (primary, config) = (Arc::clone(primary), config.clone());
+                // Spawned, as for a cluster: the lookup goes on while no call waits for it.
+                let task = tokio::spawn(async move {
+                    let client = primary.connect().await?;
+                    ConnectionManager::new_lazy_with_config(client, config)
+                });
+                async move {
+                    match task.await {
+                        Ok(res) => res.map(Conn::Standalone),
+                        Err(_) => Err(RedisError::from((
+                            ErrorKind::Io,
+                            "the sentinel lookup task ended early",
+                        ))),
+                    }
+                }
+                .boxed()
+                .shared()
+            }
         }
     }
+}
+
+/// The connection settings of a standalone server, or of the primary behind Sentinels.
+fn manager_config(timeout: Duration) -> ConnectionManagerConfig {
+    ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(timeout))
+        .set_response_timeout(Some(timeout))
+        .set_min_delay(Duration::from_millis(50))
+        .set_max_delay(Duration::from_secs(1))
+        .set_number_of_retries(8)
 }
 
 // === impl Conn ===

@@ -38,7 +38,7 @@ use scripts::{Call, Replay};
 
 use crate::millis;
 
-/// Short-lived state in Redis (standalone or cluster). Cheap to clone; clones share the one
+/// Short-lived state in Redis (standalone, cluster, or a primary behind Sentinels). Cheap to clone; clones share the one
 /// connection.
 #[derive(Clone)]
 pub struct RedisStore {
@@ -51,8 +51,6 @@ struct Inner {
     phones: PhoneCache,
     timeout: Duration,
     cluster: bool,
-    /// Where the revocation subscriber connects (its own connection).
-    url: RedisUrl,
 }
 
 // === impl RedisStore ===
@@ -75,7 +73,6 @@ impl RedisStore {
                 phones: PhoneCache::default(),
                 timeout: config.command_timeout,
                 cluster: url.is_cluster(),
-                url,
             }),
         })
     }

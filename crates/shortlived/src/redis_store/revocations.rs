@@ -8,7 +8,8 @@
 //! - reports `resumed` only once `SUBSCRIBE` is confirmed;
 //! - pings every [`PING_EVERY`] and reports `lost` when a ping is not answered within the
 //!   command timeout or the connection closes, then reconnects (on a cluster, trying the
-//!   seed nodes in turn: Redis Cluster forwards every `PUBLISH` to every node);
+//!   seed nodes in turn: Redis Cluster forwards every `PUBLISH` to every node; behind
+//!   Sentinels, the primary they name at that moment);
 //! - treats a message it cannot read (a newer instance's, during an upgrade) like a loss:
 //!   the cache is emptied rather than left to guess.
 
@@ -21,7 +22,6 @@ use redis::Value;
 use twostep_core::ports::{Revocation, RevocationListener, SessionEvents, StoreError};
 
 use super::RedisStore;
-use super::config::UrlKind;
 use super::error::Failure;
 use super::scripts::Replay;
 
@@ -71,16 +71,8 @@ impl SessionEvents for RedisSessionEvents {
     }
 
     fn subscribe(&self, listener: Arc<dyn RevocationListener>) {
-        let nodes: Vec<String> = match &self.store.inner.url.kind {
-            UrlKind::Standalone(url) => vec![url.clone()],
-            UrlKind::Cluster(nodes) => nodes.clone(),
-        };
-        let clients: Vec<redis::Client> = nodes
-            .iter()
-            .filter_map(|n| redis::Client::open(n.as_str()).ok())
-            .collect();
         let task = Subscriber {
-            clients,
+            store: self.store.clone(),
             channel: self.channel.clone(),
             timeout: self.store.inner.timeout,
             listener,
@@ -90,7 +82,8 @@ impl SessionEvents for RedisSessionEvents {
 }
 
 struct Subscriber {
-    clients: Vec<redis::Client>,
+    /// Where to connect: the store's link knows its kind of deployment.
+    store: RedisStore,
     channel: String,
     timeout: Duration,
     listener: Arc<dyn RevocationListener>,
@@ -102,11 +95,7 @@ impl Subscriber {
         let mut attempt = 0usize;
         let mut was_up = true;
         loop {
-            let Some(client) = self.clients.get(attempt % self.clients.len().max(1)) else {
-                tracing::error!("session revocations: no valid redis url; cache stays bypassed");
-                return;
-            };
-            match self.subscribe(client).await {
+            match self.subscribe(attempt).await {
                 Ok(pubsub) => {
                     attempt = 0;
                     was_up = true;
@@ -132,7 +121,14 @@ impl Subscriber {
         }
     }
 
-    async fn subscribe(&self, client: &redis::Client) -> Result<redis::aio::PubSub, Failure> {
+    async fn subscribe(&self, attempt: usize) -> Result<redis::aio::PubSub, Failure> {
+        let client = self
+            .store
+            .inner
+            .link
+            .subscriber_client(attempt)
+            .await
+            .map_err(Failure::Connect)?;
         let attempt = async {
             let mut pubsub = client.get_async_pubsub().await.map_err(Failure::Connect)?;
             pubsub

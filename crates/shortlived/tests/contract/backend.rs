@@ -71,6 +71,7 @@ pub async fn redis_at(url: &str) -> Backend {
     let prefix = format!("test:{}:", Uuid::new_v4().simple());
     let config = RedisConfig {
         url: url.clone(),
+        sentinel_password: None,
         key_prefix: prefix.clone(),
         // Generous: the cases run in parallel in a debug build.
         command_timeout: Duration::from_secs(3),

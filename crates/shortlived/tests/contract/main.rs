@@ -15,10 +15,12 @@
 mod backend;
 mod challenges;
 mod counters;
+mod disposable;
 mod fault_injection;
 mod fixtures;
 mod limits;
 mod recovery;
+mod sentinel;
 
 /// Instantiates every case for one backend: `contract!(module_name, backend_constructor)`.
 macro_rules! contract {

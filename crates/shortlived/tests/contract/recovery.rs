@@ -3,93 +3,21 @@
 //! down, can be built while Redis is down, and serves again when Redis returns, with no
 //! restart (and no script cache on the new server: NOSCRIPT is handled).
 
-use std::net::TcpListener;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use twostep_core::clock::{Clock, ManualClock};
 use twostep_core::ports::{Limit, ShortLivedStore, StoreError, VerifyOutcome};
 use twostep_shortlived::{RedisConfig, RedisStore};
 
-use crate::backend::service_env;
+use crate::disposable::{Server, free_port};
 use crate::fixtures::{challenge, mac};
 
 const TIMEOUT: Duration = Duration::from_millis(500);
 
-/// A redis-server we started; killed when dropped.
-struct Server {
-    child: Child,
-    dir: PathBuf,
-}
-
-impl Server {
-    fn start(port: u16, dir: PathBuf) -> Self {
-        let bin = service_env("TWOSTEP_TEST_REDIS_SERVER");
-        std::fs::create_dir_all(&dir).unwrap();
-        let child = Command::new(bin)
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-            ])
-            .args(["--appendonly", "no", "--daemonize", "no"])
-            .arg("--dir")
-            .arg(&dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpListener::bind(("127.0.0.1", port)).is_ok() || !answers(port) {
-            assert!(
-                Instant::now() < deadline,
-                "redis-server on port {port} did not start"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Self { child, dir }
-    }
-
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.kill();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn answers(port: u16) -> bool {
-    redis::Client::open(format!("redis://127.0.0.1:{port}"))
-        .and_then(|c| c.get_connection_with_timeout(Duration::from_millis(200)))
-        .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c))
-        .is_ok()
-}
-
-/// A free port below the ephemeral range, so no outgoing connection takes it while the
-/// server is down.
-fn free_port() -> u16 {
-    loop {
-        let n = u16::try_from(uuid::Uuid::new_v4().as_u128() % 7000).unwrap();
-        let port = 15000 + n;
-        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-}
-
 async fn store(port: u16) -> RedisStore {
     let config = RedisConfig {
         url: format!("redis://127.0.0.1:{port}"),
+        sentinel_password: None,
         key_prefix: format!("test:{}:", uuid::Uuid::new_v4().simple()),
         command_timeout: TIMEOUT,
     };
@@ -97,7 +25,11 @@ async fn store(port: u16) -> RedisStore {
 }
 
 #[track_caller]
-fn assert_unavailable<T: std::fmt::Debug>(what: &str, res: Result<T, StoreError>, took: Duration) {
+pub(crate) fn assert_unavailable<T: std::fmt::Debug>(
+    what: &str,
+    res: Result<T, StoreError>,
+    took: Duration,
+) {
     assert!(
         matches!(res, Err(StoreError::Unavailable(_))),
         "{what}: {res:?}"
