@@ -21,6 +21,7 @@ mod phone_login;
 mod provider_codes;
 mod receipts;
 mod redis_faults;
+mod redis_sentinel;
 mod registration;
 mod requirements;
 mod revocation;
