@@ -149,6 +149,33 @@ pub async fn verify(
     .map(tonic::Response::into_inner)
 }
 
+/// After an outage of a store: StartLogin until it is no longer UNAVAILABLE (at most 10 s),
+/// then the code it sent gives a session.
+pub async fn phone_login_once_serving_again(server: &TestServer, phone: &str) {
+    let seen = server.sms_count(&last_four(phone));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let challenge = loop {
+        match start_phone_login(server, phone).await {
+            Ok(c) => break c,
+            Err(s) if s.code() == Code::Unavailable && std::time::Instant::now() < deadline => {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            Err(s) => panic!("StartLogin once the store is back: {s:?}"),
+        }
+    };
+    let code = server.next_code_for(&last_four(phone), seen).await;
+    let res = verify(server, &challenge.challenge_id, &code)
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            res.result,
+            Some(pb::verify_code_response::Result::Session(_))
+        ),
+        "{res:?}"
+    );
+}
+
 #[track_caller]
 pub fn assert_code<T: std::fmt::Debug>(res: Result<T, tonic::Status>, code: Code) -> tonic::Status {
     match res {

@@ -54,25 +54,7 @@ async fn r38_redis_outage_fails_closed_and_recovers_without_restart() {
     redis.restart();
     server.wait_until_serving().await;
     // The restarted Redis is empty: the old challenge is gone, a new login works.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let seen = server.sms_count(&last_four(&phone));
-    let challenge = loop {
-        match start_phone_login(&server, &phone).await {
-            Ok(c) => break c,
-            Err(s) if s.code() == Code::Unavailable && Instant::now() < deadline => {
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            Err(s) => panic!("StartLogin after Redis returned: {s:?}"),
-        }
-    };
-    let code = server.next_code_for(&last_four(&phone), seen).await;
-    let res = verify(&server, &challenge.challenge_id, &code)
-        .await
-        .unwrap();
-    assert!(matches!(
-        res.result,
-        Some(pb::verify_code_response::Result::Session(_))
-    ));
+    phone_login_once_serving_again(&server, &phone).await;
 }
 
 /// Two instances on one Redis and one PostgreSQL: a challenge started on one verifies on the
