@@ -19,7 +19,7 @@ pub mod numbering_plans;
 pub mod password_login;
 pub mod pumping;
 pub mod reauth;
-mod refreshing_cache;
+pub mod refreshing_cache;
 pub mod registration;
 pub mod retention;
 pub mod session_retention;

@@ -2,10 +2,13 @@
 //! secret part (provider secrets, test numbers' fixed codes) sealed under the outbox key
 //! (XChaCha20-Poly1305, bound to the tenant), and a per-process cache.
 //!
-//! The cache keeps a tenant's settings for [`SealedSmsSettings::DEFAULT_TTL`]: a change is
-//! seen at once by the instance that made it and within that time by the others. Every
-//! StartLogin reads the settings (test numbers, templates), so the cache keeps that read off
-//! the database.
+//! The cache keeps a tenant's settings fresh for [`SealedSmsSettings::DEFAULT_TTL`]: a change
+//! is seen at once by the instance that made it and within that time (plus one read) by the
+//! others. Every StartLogin that sends a code reads the settings (test numbers, templates), so
+//! the cache keeps that read off the database; it is core's `RefreshingCache`, so an old copy
+//! is read again by one background task while it goes on being served (up to three TTLs),
+//! instead of by every request in flight when it expires (the stampede that stalled S2 when
+//! the tenant cache had it, issue 7).
 //!
 //! Without a configured key (development, random per-process outbox key) nothing is stored:
 //! sealed secrets would not open after a restart. Settings whose secrets do not open (the
@@ -14,14 +17,13 @@
 
 mod json;
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, SubsecRound, Utc};
 use secrecy::{ExposeSecret, SecretString};
-use tokio::time::Instant;
+use twostep_core::flows::refreshing_cache::RefreshingCache;
 use twostep_core::ids::TenantId;
 use twostep_core::ports::{
     RepoError, SmsSettingsError, SmsSettingsRecord, SmsSettingsRepo, SmsSettingsStore,
@@ -36,13 +38,19 @@ use crate::outbox::OutboxKey;
 const SETTINGS_ROW: uuid::Uuid = uuid::Uuid::from_u128(0x7477_6f73_7465_7020_736d_7320_7365_7473);
 const LABEL: &str = "sms-settings-v1";
 
-type Cached = (Instant, Arc<TenantSmsSettings>);
+/// Tenants whose settings are kept at most.
+const MAX_TENANTS: usize = 10_000;
 
 pub struct SealedSmsSettings {
+    codec: Arc<Codec>,
+    /// `None` for a zero TTL: every read goes to the database.
+    cache: Option<RefreshingCache<TenantId, TenantSmsSettings>>,
+}
+
+/// The row and its sealing; shared with the cache's background reads.
+struct Codec {
     repo: Arc<dyn SmsSettingsRepo>,
     key: Option<OutboxKey>,
-    ttl: Duration,
-    cache: Mutex<HashMap<TenantId, Cached>>,
 }
 
 impl SealedSmsSettings {
@@ -50,25 +58,22 @@ impl SealedSmsSettings {
 
     /// `key` is the configured outbox key; `None` refuses `put` (see the module docs).
     pub fn new(repo: Arc<dyn SmsSettingsRepo>, key: Option<OutboxKey>, ttl: Duration) -> Self {
+        let cache = (!ttl.is_zero())
+            .then(|| RefreshingCache::new("sms settings", ttl, ttl * 3, MAX_TENANTS));
         Self {
-            repo,
-            key,
-            ttl,
-            cache: Mutex::new(HashMap::new()),
+            codec: Arc::new(Codec { repo, key }),
+            cache,
         }
     }
+}
 
-    fn cached(&self, tenant: TenantId) -> Option<Arc<TenantSmsSettings>> {
-        let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-        cache
-            .get(&tenant)
-            .filter(|(at, _)| at.elapsed() < self.ttl)
-            .map(|(_, s)| Arc::clone(s))
-    }
-
-    fn remember(&self, tenant: TenantId, settings: Arc<TenantSmsSettings>) {
-        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-        cache.insert(tenant, (Instant::now(), settings));
+impl Codec {
+    /// The tenant's settings as stored; a tenant without a row has the defaults.
+    async fn read(&self, tenant: TenantId) -> Result<TenantSmsSettings, RepoError> {
+        match self.repo.get(tenant).await? {
+            Some(record) => self.decode(record),
+            None => Ok(TenantSmsSettings::default()),
+        }
     }
 
     fn decode(&self, record: SmsSettingsRecord) -> Result<TenantSmsSettings, RepoError> {
@@ -111,15 +116,17 @@ impl SealedSmsSettings {
 #[async_trait]
 impl SmsSettingsStore for SealedSmsSettings {
     async fn get(&self, tenant: TenantId) -> Result<Arc<TenantSmsSettings>, RepoError> {
-        if let Some(hit) = self.cached(tenant) {
-            return Ok(hit);
-        }
-        let settings = match self.repo.get(tenant).await? {
-            Some(record) => Arc::new(self.decode(record)?),
-            None => Arc::new(TenantSmsSettings::default()),
+        let Some(cache) = &self.cache else {
+            return Ok(Arc::new(self.codec.read(tenant).await?));
         };
-        self.remember(tenant, Arc::clone(&settings));
-        Ok(settings)
+        let codec = Arc::clone(&self.codec);
+        let settings = cache
+            .get(tenant, move |tenant| async move {
+                codec.read(tenant).await.map(Some)
+            })
+            .await?;
+        // The read never answers "missing" (defaults instead); a default here keeps that so.
+        Ok(settings.unwrap_or_default())
     }
 
     async fn put(
@@ -128,7 +135,7 @@ impl SmsSettingsStore for SealedSmsSettings {
         settings: TenantSmsSettings,
         now: DateTime<Utc>,
     ) -> Result<Arc<TenantSmsSettings>, SmsSettingsError> {
-        let Some(key) = &self.key else {
+        let Some(key) = &self.codec.key else {
             return Err(SmsSettingsError::NoKey);
         };
         let (public, secrets) = json::split(&settings);
@@ -148,11 +155,13 @@ impl SmsSettingsStore for SealedSmsSettings {
             // The databases keep microseconds: the same instant every instance reads back.
             updated_at: now.trunc_subsecs(6),
         };
-        self.repo.put(&record).await?;
+        self.codec.repo.put(&record).await?;
         // Read back what the next `get` will see (timestamps at the database's precision).
-        let saved = Arc::new(self.decode(record)?);
-        self.remember(tenant, Arc::clone(&saved));
-        Ok(saved)
+        let saved = self.codec.decode(record)?;
+        Ok(match &self.cache {
+            Some(cache) => cache.put(tenant, saved),
+            None => Arc::new(saved),
+        })
     }
 }
 

@@ -1,6 +1,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
 
 use chrono::TimeDelta;
 use twostep_core::otp::OtpCode;
@@ -142,4 +143,44 @@ async fn reads_are_cached_for_the_ttl_and_a_put_replaces_the_cached_value() {
     uncached.get(tenant).await.unwrap();
     uncached.get(tenant).await.unwrap();
     assert_eq!(*repo.reads.lock().unwrap(), 3);
+}
+
+/// Past the TTL, the requests in flight are served the old copy and one background read
+/// fetches the new one: no stampede on the database (issue 7), and a change made through
+/// another instance still arrives.
+#[tokio::test]
+async fn an_old_copy_is_read_again_once_while_it_is_served() {
+    let repo = Arc::new(MemRepo::default());
+    let ttl = Duration::from_millis(300);
+    let store = Arc::new(SealedSmsSettings::new(repo.clone(), Some(key()), ttl));
+    let other = SealedSmsSettings::new(repo.clone(), Some(key()), ttl);
+    let tenant = TenantId::random();
+    assert!(store.get(tenant).await.unwrap().providers.is_empty());
+    let now = Utc::now();
+    other.put(tenant, settings(now), now).await.unwrap();
+    tokio::time::sleep(ttl * 2).await;
+    let reads_before = *repo.reads.lock().unwrap();
+
+    let gets: Vec<_> = (0..20)
+        .map(|_| {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move { store.get(tenant).await.unwrap().providers.len() })
+        })
+        .collect();
+    for get in gets {
+        assert!(get.await.unwrap() <= 1);
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while store.get(tenant).await.unwrap().providers.len() != 1 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the change never arrived"
+        );
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(
+        *repo.reads.lock().unwrap() - reads_before,
+        1,
+        "one read for twenty requests"
+    );
 }
