@@ -139,6 +139,16 @@ impl Link {
         }
     }
 
+    /// Whether the Sentinels name another primary than `address` now; never for the other
+    /// kinds. The revocation subscriber, whose connection is its own, leaves a replaced
+    /// primary by this: one cut off from the Sentinels would hear no more `PUBLISH`.
+    pub(super) fn primary_moved_from(&self, address: &str) -> bool {
+        match &self.target {
+            Target::Sentinel { primary, .. } => primary.names_other_than(address),
+            Target::Standalone { .. } | Target::Cluster { .. } => false,
+        }
+    }
+
     /// Tells the link how a call on its connection ended: `true` for an answer (even an
     /// error reply), `false` when Redis was out of reach.
     pub(super) fn report(&self, reached: bool) {

@@ -7,7 +7,8 @@
 //! can do nothing else), held by a background task that:
 //! - reports `resumed` only once `SUBSCRIBE` is confirmed;
 //! - pings every [`PING_EVERY`] and reports `lost` when a ping is not answered within the
-//!   command timeout or the connection closes, then reconnects (on a cluster, trying the
+//!   command timeout, the connection closes, or (behind Sentinels) they name another primary
+//!   than the one it is subscribed on, then reconnects (on a cluster, trying the
 //!   seed nodes in turn: Redis Cluster forwards every `PUBLISH` to every node; behind
 //!   Sentinels, the primary they name at that moment);
 //! - treats a message it cannot read (a newer instance's, during an upgrade) like a loss:
@@ -96,12 +97,12 @@ impl Subscriber {
         let mut was_up = true;
         loop {
             match self.subscribe(attempt).await {
-                Ok(pubsub) => {
+                Ok((pubsub, address)) => {
                     attempt = 0;
                     was_up = true;
                     self.listener.resumed();
                     tracing::info!(channel = %self.channel, "session revocations: subscribed");
-                    self.listen(pubsub).await;
+                    self.listen(pubsub, address).await;
                     self.listener.lost();
                     tracing::warn!(
                         "session revocations: subscription lost; session cache bypassed until \
@@ -121,7 +122,8 @@ impl Subscriber {
         }
     }
 
-    async fn subscribe(&self, attempt: usize) -> Result<redis::aio::PubSub, Failure> {
+    /// A subscribed connection, and the address (`host:port`) it is connected to.
+    async fn subscribe(&self, attempt: usize) -> Result<(redis::aio::PubSub, String), Failure> {
         let client = self
             .store
             .inner
@@ -129,23 +131,26 @@ impl Subscriber {
             .subscriber_client(attempt)
             .await
             .map_err(Failure::Connect)?;
+        let address = client.get_connection_info().addr().to_string();
         let attempt = async {
             let mut pubsub = client.get_async_pubsub().await.map_err(Failure::Connect)?;
             pubsub
                 .subscribe(&self.channel)
                 .await
                 .map_err(Failure::Command)?;
-            Ok(pubsub)
+            Ok((pubsub, address))
         };
         tokio::time::timeout(self.timeout, attempt)
             .await
             .unwrap_or(Err(Failure::TimedOut(self.timeout)))
     }
 
-    /// Delivers messages until the connection ends or stops answering pings.
-    async fn listen(&self, pubsub: redis::aio::PubSub) {
+    /// Delivers messages until the connection ends, stops answering pings, or is to a
+    /// primary the Sentinels no longer name.
+    async fn listen(&self, pubsub: redis::aio::PubSub, address: String) {
         let (mut sink, mut stream) = pubsub.split();
         let timeout = self.timeout;
+        let store = self.store.clone();
         // Pings run beside the stream so that a slow answer never holds up a message.
         let mut pinger = tokio::spawn(async move {
             loop {
@@ -153,6 +158,13 @@ impl Subscriber {
                 match tokio::time::timeout(timeout, sink.ping::<Value>()).await {
                     Ok(Ok(_)) => {}
                     _ => return,
+                }
+                if store.inner.link.primary_moved_from(&address) {
+                    tracing::warn!(
+                        "session revocations: the sentinels name another primary; \
+                         subscribing there"
+                    );
+                    return;
                 }
             }
         });

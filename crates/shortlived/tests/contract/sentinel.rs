@@ -243,39 +243,49 @@ async fn wait_async(what: &str, within: Duration, ready: impl Fn() -> bool) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn follows_the_sentinels_when_the_primary_dies() {
-    let mut d = Deployment::start(true).await;
-    let events = d.store.session_events();
+const WITHIN: Duration = Duration::from_secs(15);
+
+/// A revocation subscription through the store, once it is subscribed.
+async fn subscribed(store: &RedisStore) -> Arc<Heard> {
     let heard = Arc::new(Heard::default());
-    events.subscribe(heard.clone());
-    let within = Duration::from_secs(15);
-    wait_async("subscribed", within, || {
+    store.session_events().subscribe(heard.clone());
+    wait_async("subscribed", WITHIN, || {
         heard.resumed.load(Ordering::SeqCst) == 1
     })
     .await;
+    heard
+}
 
-    d.a.kill();
-    wait_async("the subscription says it is lost", within, || {
+/// After a failover: the subscription was lost and came back, and a revocation published
+/// (through the new primary) is heard.
+async fn assert_revocations_follow(store: &RedisStore, heard: &Heard) {
+    wait_async("the subscription says it was lost", WITHIN, || {
         heard.lost.load(Ordering::SeqCst) == 1
     })
     .await;
-    d.wait_until_named(d.b.port);
-    d.assert_follows_to(d.b.port, "dead primary").await;
-
-    // Revocations go through the new primary too.
-    wait_async("subscribed again", within, || {
+    wait_async("subscribed again", WITHIN, || {
         heard.resumed.load(Ordering::SeqCst) == 2
     })
     .await;
-    events
+    store
+        .session_events()
         .publish(&Revocation::Session(SessionId::random()))
         .await
         .unwrap();
-    wait_async("the revocation is heard", within, || {
+    wait_async("the revocation is heard", WITHIN, || {
         heard.revoked.load(Ordering::SeqCst) == 1
     })
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn follows_the_sentinels_when_the_primary_dies() {
+    let mut d = Deployment::start(true).await;
+    let heard = subscribed(&d.store).await;
+    d.a.kill();
+    d.wait_until_named(d.b.port);
+    d.assert_follows_to(d.b.port, "dead primary").await;
+    assert_revocations_follow(&d.store, &heard).await;
 }
 
 /// A primary the Sentinels have replaced but could not demote (cut off from them, not from
@@ -284,6 +294,7 @@ async fn follows_the_sentinels_when_the_primary_dies() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn leaves_a_primary_the_sentinels_no_longer_name() {
     let d = Deployment::start(false).await;
+    let heard = subscribed(&d.store).await;
     let _: String = redis::cmd("SENTINEL")
         .arg("failover")
         .arg(SERVICE)
@@ -291,6 +302,8 @@ async fn leaves_a_primary_the_sentinels_no_longer_name() {
         .unwrap();
     d.wait_until_named(d.b.port);
     d.assert_follows_to(d.b.port, "replaced primary").await;
+    // The subscriber's connection is its own: it leaves the replaced primary too.
+    assert_revocations_follow(&d.store, &heard).await;
     let role: Vec<redis::Value> = redis::cmd("ROLE").query(&mut conn(d.a.port)).unwrap();
     assert!(
         format!("{:?}", role.first()).contains("master"),

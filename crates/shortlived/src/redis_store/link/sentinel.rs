@@ -34,6 +34,8 @@ pub(in crate::redis_store) struct Primary {
     resolved: Mutex<Option<String>>,
     /// Set by the watcher when the Sentinels name another primary than `resolved`.
     moved: AtomicBool,
+    /// The address the Sentinels named at the watcher's last answer.
+    named: Mutex<Option<String>>,
 }
 
 impl Primary {
@@ -47,6 +49,7 @@ impl Primary {
             timeout,
             resolved: Mutex::new(None),
             moved: AtomicBool::new(false),
+            named: Mutex::new(None),
         });
         let watcher = Watcher {
             primary: Arc::downgrade(&primary),
@@ -94,10 +97,20 @@ impl Primary {
         self.moved.load(Ordering::Relaxed)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Option<String>> {
-        // One plain field, consistent after every assignment.
-        self.resolved.lock().unwrap_or_else(PoisonError::into_inner)
+    /// Whether the Sentinels, at the watcher's last answer, named another primary than
+    /// `address` (for the revocation subscriber, which holds a connection of its own).
+    pub(super) fn names_other_than(&self, address: &str) -> bool {
+        lock(&self.named).as_deref().is_some_and(|n| n != address)
     }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<String>> {
+        lock(&self.resolved)
+    }
+}
+
+fn lock(address: &Mutex<Option<String>>) -> std::sync::MutexGuard<'_, Option<String>> {
+    // One plain field, consistent after every assignment.
+    address.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Asks the Sentinels which primary they name, every [`WATCH_EVERY`].
@@ -122,6 +135,7 @@ impl Watcher {
             let Some(primary) = self.primary.upgrade() else {
                 return;
             };
+            *lock(&primary.named) = Some(named.clone());
             let resolved = primary.lock().clone();
             if resolved.is_some_and(|r| r != named) && !primary.moved.swap(true, Ordering::Relaxed)
             {
