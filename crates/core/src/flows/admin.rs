@@ -190,7 +190,7 @@ pub async fn update_tenant(
         .await?
         .ok_or(CoreError::NotFound("tenant"))?;
     // This instance sees the change at once (SMS texts carry the app name); others within
-    // `TenantCache::TTL`.
+    // `tenant_cache::FRESH_FOR` plus one read.
     deps.tenant_cache.put(updated.clone());
     let fields = fields.join(",");
     tracing::info!(tenant = %id, fields = %fields, "tenant updated");
