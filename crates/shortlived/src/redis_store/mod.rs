@@ -38,8 +38,8 @@ use scripts::{Call, Replay};
 
 use crate::millis;
 
-/// Short-lived state in Redis (standalone, cluster, or a primary behind Sentinels). Cheap to clone; clones share the one
-/// connection.
+/// Short-lived state in Redis (standalone, cluster, or a primary behind Sentinels). Cheap to
+/// clone; clones share the one connection.
 #[derive(Clone)]
 pub struct RedisStore {
     inner: Arc<Inner>,
