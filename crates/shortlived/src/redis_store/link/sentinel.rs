@@ -68,7 +68,11 @@ impl Primary {
         self.moved.store(false, Ordering::Relaxed);
         let client = self.lookup().await?;
         let address = client.get_connection_info().addr().to_string();
-        tracing::info!(service = %self.service, primary = %address, "redis: the sentinels name the primary");
+        tracing::info!(
+            service = %self.service,
+            primary = %address,
+            "redis: the sentinels name the primary"
+        );
         *self.lock() = Some(address);
         Ok(client)
     }
@@ -139,7 +143,11 @@ impl Watcher {
             let resolved = primary.lock().clone();
             if resolved.is_some_and(|r| r != named) && !primary.moved.swap(true, Ordering::Relaxed)
             {
-                tracing::warn!(service = %self.service, primary = %named, "redis: the sentinels name another primary; reconnecting");
+                tracing::warn!(
+                    service = %self.service,
+                    primary = %named,
+                    "redis: the sentinels name another primary; reconnecting"
+                );
             }
         }
     }
