@@ -149,18 +149,28 @@ pub async fn verify(
     .map(tonic::Response::into_inner)
 }
 
+/// A phone login whose code gives a session; StartLogin must succeed at once.
+pub async fn phone_login_gives_a_session(server: &TestServer, phone: &str) {
+    phone_login_within(server, phone, std::time::Duration::ZERO).await;
+}
+
 /// After an outage of a store: StartLogin until it is no longer UNAVAILABLE (at most 10 s),
 /// then the code it sent gives a session.
 pub async fn phone_login_once_serving_again(server: &TestServer, phone: &str) {
+    phone_login_within(server, phone, std::time::Duration::from_secs(10)).await;
+}
+
+/// StartLogin, answered UNAVAILABLE for at most `retry_for`, then the code gives a session.
+async fn phone_login_within(server: &TestServer, phone: &str, retry_for: std::time::Duration) {
     let seen = server.sms_count(&last_four(phone));
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let deadline = std::time::Instant::now() + retry_for;
     let challenge = loop {
         match start_phone_login(server, phone).await {
             Ok(c) => break c,
             Err(s) if s.code() == Code::Unavailable && std::time::Instant::now() < deadline => {
                 tokio::time::sleep(std::time::Duration::from_millis(100)).await;
             }
-            Err(s) => panic!("StartLogin once the store is back: {s:?}"),
+            Err(s) => panic!("StartLogin: {s:?}"),
         }
     };
     let code = server.next_code_for(&last_four(phone), seen).await;

@@ -7,7 +7,6 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use tonic::Code;
-use twostep_proto::v1 as pb;
 use twostep_tests::{Backend, RedisServer, SharedStores, TestServer};
 
 use crate::helpers::*;
@@ -36,19 +35,6 @@ fn named_primary(sentinel: &RedisServer) -> String {
     )
 }
 
-async fn login_gives_a_session(server: &TestServer, phone: &str) {
-    let seen = server.sms_count(&last_four(phone));
-    let challenge = start_phone_login(server, phone).await.unwrap();
-    let code = server.next_code_for(&last_four(phone), seen).await;
-    let res = verify(server, &challenge.challenge_id, &code)
-        .await
-        .unwrap();
-    assert!(matches!(
-        res.result,
-        Some(pb::verify_code_response::Result::Session(_))
-    ));
-}
-
 #[tokio::test]
 async fn logins_go_on_after_the_sentinel_promotes_the_replica() {
     let mut primary = RedisServer::start();
@@ -69,7 +55,7 @@ async fn logins_go_on_after_the_sentinel_promotes_the_replica() {
     .await;
     let phone = random_us_number();
     create_phone_user(&server, &phone).await;
-    login_gives_a_session(&server, &phone).await;
+    phone_login_gives_a_session(&server, &phone).await;
 
     primary.kill();
     assert_code(start_phone_login(&server, &phone).await, Code::Unavailable);
